@@ -1,0 +1,75 @@
+"""searchlib: French-first, multilingual full-text search over passages.
+
+Data flows one way, one module per stage::
+
+    sources.py    files, folders, JSONL, stdin  → Document
+    languages.py  the registry of languages     → Language
+    nlp.py        the spaCy pipeline per language
+    analysis.py   Document → passages of whole sentences, lemmas, entities
+    schema.py     passages → Whoosh documents (lemma, folded and lexicon fields)
+    query.py      query string → Whoosh query, through the index's lexicon
+    highlight.py  postings → offsets of the words as written → marks
+    index.py      the on-disk index and the public API
+    cli.py        the ``searchlib`` command, a thin layer over index.py
+
+>>> from searchlib import open_index
+>>> index = open_index("index", create=True)               # doctest: +SKIP
+>>> index.add(["corpus"])                                   # doctest: +SKIP
+>>> hit = index.search("exploiter").hits[0]                 # doctest: +SKIP
+>>> [hit.text[s:e] for s, e in hit.matches]                 # doctest: +SKIP
+['exploités']
+"""
+
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    IndexCorruptError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    InputError,
+    ModelNotInstalledError,
+    NotAnIndexError,
+    QuerySyntaxError,
+    SearchlibError,
+    UnknownEntityTypeError,
+    UnknownLanguageError,
+)
+from .index import (  # noqa: E402
+    AddReport,
+    EntityCount,
+    EntityMention,
+    Hit,
+    Index,
+    IndexInfo,
+    Progress,
+    SearchResults,
+    create_index,
+    open_index,
+)
+from .sources import Document  # noqa: E402
+
+__all__ = [
+    "AddReport",
+    "Document",
+    "EntityCount",
+    "EntityMention",
+    "Hit",
+    "Index",
+    "IndexCorruptError",
+    "IndexInfo",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexVersionError",
+    "InputError",
+    "ModelNotInstalledError",
+    "NotAnIndexError",
+    "Progress",
+    "QuerySyntaxError",
+    "SearchResults",
+    "SearchlibError",
+    "UnknownEntityTypeError",
+    "UnknownLanguageError",
+    "create_index",
+    "open_index",
+]

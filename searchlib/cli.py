@@ -1,0 +1,227 @@
+"""The ``searchlib`` command: a thin layer over :mod:`searchlib.index`.
+
+Each command opens the index, calls one library method, and prints the
+result. Library errors become ``Error: ...`` lines with exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import IndexNotFoundError, SearchlibError
+from .highlight import mark
+from .index import (
+    DEFAULT_WAIT,
+    ENV_INDEX,
+    AddReport,
+    Hit,
+    Index,
+    SearchResults,
+    bundled_corpus,
+    default_index_path,
+    index_exists,
+    open_index,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+PLAIN_BEFORE, PLAIN_AFTER = "**", "**"
+
+
+def _library_errors(func: F) -> F:
+    """Turn library errors into one ``Error:`` line and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SearchlibError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+index_option = click.option(
+    "--index",
+    "index_path",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar=ENV_INDEX,
+    default=None,
+    help=f"Index folder. Default: ${ENV_INDEX}, else ./index.",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="searchlib")
+def main() -> None:
+    """French-first full-text search: lemmas, entities, passages, exact highlights.
+
+    \b
+    First search (builds ./index from the bundled article if needed):
+        searchlib search "victimes de la traite"
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
+@index_option
+@click.option("--lang", help="Language of every document (overrides JSONL \"lang\"). Default: fr.")
+@click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
+              help="Seconds to wait for another writer to finish.")
+@click.option("--skip-errors", is_flag=True, help="Skip malformed JSONL lines instead of stopping.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
+@_library_errors
+def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wait: float,
+          skip_errors: bool, quiet: bool) -> None:
+    """Index files, folders (recursively), JSONL files, or - for standard input.
+
+    With no PATH, indexes the bundled article. Re-indexing a document replaces it.
+    """
+    sources: list[str | Path] = [str(p) if str(p) == "-" else p for p in paths] or [bundled_corpus()]
+    with open_index(index_path or default_index_path(), create=True) as idx:
+        report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, on_warning=_warning)
+    if not quiet:
+        click.echo(_summary(report, idx))
+
+
+@main.command()
+@click.argument("query")
+@index_option
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Hits to show.")
+@click.option("--per-doc", is_flag=True, help="Only the best passage of each document.")
+@click.option("--entity", help="Only passages that mention this entity, e.g. OSCE.")
+@click.option("--entity-type", help="Only passages with an entity of this type: PER, ORG, LOC, MISC.")
+@click.option("--lang", help="Analyze the query in this language only, and keep its passages.")
+@format_option
+@_library_errors
+def search(query: str, index_path: Path | None, limit: int, per_doc: bool, entity: str | None,
+           entity_type: str | None, lang: str | None, fmt: str) -> None:
+    """Search the index. QUERY uses AND, OR, NOT, "phrases", field:word, prefix* and fuzzy~."""
+    with _open_for_reading(index_path) as idx:
+        results = idx.search(query, limit=limit, entity=entity, entity_type=entity_type, per_doc=per_doc, lang=lang)
+    if fmt == "json":
+        click.echo(json.dumps(results.to_dict(), ensure_ascii=False))
+    else:
+        _print_results(results)
+
+
+@main.command()
+@index_option
+@click.option("--type", "label", help="Only entities of this type: PER, ORG, LOC, MISC.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="Show at most this many.")
+@format_option
+@_library_errors
+def entities(index_path: Path | None, label: str | None, limit: int | None, fmt: str) -> None:
+    """Named entities of the index, with the number of passages that mention each."""
+    with _open_for_reading(index_path) as idx:
+        facets = idx.entities(label=label, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps({"entities": [vars(f) for f in facets]}, ensure_ascii=False))
+        return
+    for facet in facets:
+        click.echo(f"{facet.passages:6d}  {facet.label:<4}  {facet.text}")
+
+
+@main.command()
+@index_option
+@format_option
+@_library_errors
+def info(index_path: Path | None, fmt: str) -> None:
+    """Documents, passages, languages, size and schema version of the index."""
+    with open_index(index_path or default_index_path()) as idx:
+        data = idx.info()
+    if fmt == "json":
+        click.echo(json.dumps(vars(data), ensure_ascii=False))
+        return
+    languages = ", ".join(f"{code} ({n} passages)" for code, n in data.languages.items()) or "none"
+    click.echo(f"index:          {data.path}")
+    click.echo(f"documents:      {data.documents}")
+    click.echo(f"passages:       {data.passages}")
+    click.echo(f"languages:      {languages}")
+    click.echo(f"size:           {data.size_bytes / 1024:.1f} KiB")
+    click.echo(f"schema version: {data.schema_version}")
+
+
+def _open_for_reading(index_path: Path | None) -> Index:
+    """Open the named index; with none named, build the default one on first use."""
+    if index_path is not None:
+        return open_index(index_path)
+    path = default_index_path()
+    try:
+        return open_index(path)
+    except IndexNotFoundError:
+        pass
+    corpus = bundled_corpus()
+    click.echo(f"No index at {path}: building it from the bundled corpus ({corpus})…", err=True)
+    idx = open_index(path, create=True)
+    report = idx.add([corpus], on_warning=_warning)
+    click.echo(_summary(report, idx), err=True)
+    return idx
+
+
+def _warning(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def _summary(report: AddReport, idx: Index) -> str:
+    rate = report.words / report.seconds if report.seconds else 0.0
+    parts = [f"Indexed {report.documents} documents ({report.passages} passages)"]
+    if report.unchanged:
+        parts.append(f"{report.unchanged} unchanged")
+    if report.empty:
+        parts.append(f"{report.empty} empty")
+    return f"{', '.join(parts)} in {report.seconds:.1f}s ({rate:,.0f} words/s) into {idx.path}"
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _print_results(results: SearchResults) -> None:
+    color = _use_color()
+    if color:
+        before, after = "\x1b[1;33m", "\x1b[0m"
+    else:
+        before, after = PLAIN_BEFORE, PLAIN_AFTER
+    for hit in results.hits:
+        _print_hit(hit, before, after, color)
+    if not results.hits:
+        click.echo(f"No results for {results.query!r}.")
+    else:
+        shown = len(results.hits)
+        click.echo(f"{shown} of {results.total} matching passages shown.")
+    if results.suggestion:
+        click.echo(f"Did you mean: {results.suggestion}")
+
+
+def _print_hit(hit: Hit, before: str, after: str, color: bool) -> None:
+    heading = f"{hit.rank}. {hit.doc_id} · passage {hit.passage} · score {hit.score:.2f}"
+    click.echo(click.style(heading, bold=True) if color else heading)
+    if hit.title:
+        click.echo(f"   {click.style(hit.title, dim=True) if color else hit.title}")
+    body = mark(hit.text, hit.matches, before=before, after=after)
+    click.echo("   " + re.sub(r"\s+", " ", body))
+    if hit.entities:
+        click.echo("   entities: " + ", ".join(f"{e.text} ({e.label})" for e in hit.entities))
+    click.echo()

@@ -1,0 +1,168 @@
+"""Stage 6: which words of a hit to mark, and how to show them.
+
+The offsets come from the index itself: every posting of ``lemma_<lang>`` and
+``fold_<lang>`` stores the character offsets of the word as written. A match
+is therefore always a whole word, accents and all, and never the elided
+article before it (``l’`` in ``l’impunité`` was never indexed). Phrases mark
+only their occurrences as phrases, not every word of the phrase wherever it
+appears; entity filters mark the mentions they selected.
+
+Offsets are relative to the passage text, so ``text[s:e]`` is the matched
+word; add the hit's ``start`` for offsets into the document.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from whoosh.searching import Searcher
+
+from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
+from .schema import entity_key
+
+Span = tuple[int, int]
+# A word between two words of a phrase, but not an elided article ("l" of "l’").
+_GAP_WORD = re.compile(r"\w+(?!['’\w])")
+# (position, start, end) of one occurrence of a term in one passage.
+Occurrence = tuple[int, int, int]
+
+
+def find_matches(
+    searcher: Searcher,
+    docnums: Sequence[int],
+    leaves: Sequence[Leaf],
+    *,
+    texts: dict[int, str],
+    entities: dict[int, Sequence[tuple]],
+) -> dict[int, list[Span]]:
+    """The marked words of each passage in ``docnums``, as sorted ``(start, end)`` spans."""
+    reader = searcher.reader()
+    wanted: set[tuple[str, str]] = set()
+    pattern_terms: dict[int, list[tuple[str, str]]] = {}
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, WordLeaf):
+            wanted.update(leaf.terms)
+        elif isinstance(leaf, PhraseLeaf):
+            wanted.update((leaf.field, t) for slot in leaf.slots for t in slot)
+        elif isinstance(leaf, PatternLeaf):
+            expanded = [(f, b.decode("utf-8") if isinstance(b, bytes) else b) for f, b in leaf.query.expanded_terms(reader)]
+            pattern_terms[i] = expanded
+            wanted.update(expanded)
+
+    occurrences = _occurrences(searcher, sorted(docnums), wanted)
+    result: dict[int, list[Span]] = {}
+    for docnum in docnums:
+        found = occurrences.get(docnum, {})
+        spans: set[Span] = set()
+        for i, leaf in enumerate(leaves):
+            if isinstance(leaf, WordLeaf):
+                spans.update(_spans(found, leaf.terms))
+            elif isinstance(leaf, PatternLeaf):
+                spans.update(_spans(found, pattern_terms[i]))
+            elif isinstance(leaf, PhraseLeaf):
+                spans.update(_phrase_spans(found, leaf, texts.get(docnum, "")))
+            elif isinstance(leaf, EntityLeaf):
+                spans.update(_entity_spans(entities.get(docnum, ()), leaf))
+        result[docnum] = _disjoint(spans)
+    return result
+
+
+def _occurrences(
+    searcher: Searcher, docnums: Sequence[int], terms: Iterable[tuple[str, str]]
+) -> dict[int, dict[tuple[str, str], list[Occurrence]]]:
+    """Read the stored character offsets of each term in each passage, in one pass per term."""
+    reader = searcher.reader()
+    found: dict[int, dict[tuple[str, str], list[Occurrence]]] = defaultdict(dict)
+    for fieldname, term in terms:
+        if (fieldname, term) not in reader:
+            continue
+        matcher = searcher.postings(fieldname, term)
+        for docnum in docnums:
+            if not matcher.is_active():
+                break
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == docnum:
+                found[docnum][(fieldname, term)] = matcher.value_as("characters")
+    return found
+
+
+def _spans(found: dict[tuple[str, str], list[Occurrence]], terms: Iterable[tuple[str, str]]) -> Iterable[Span]:
+    for term in terms:
+        for _, start, end in found.get(term, ()):
+            yield start, end
+
+
+def _phrase_spans(found: dict[tuple[str, str], list[Occurrence]], leaf: PhraseLeaf, text: str) -> set[Span]:
+    slots: list[dict[int, Span]] = []
+    for slot in leaf.slots:
+        at: dict[int, Span] = {}
+        for term in slot:
+            for pos, start, end in found.get((leaf.field, term), ()):
+                at[pos] = (start, end)
+        slots.append(at)
+    spans: set[Span] = set()
+    if not slots or not all(slots):
+        return spans
+    for first in sorted(slots[0]):
+        chain = [first]
+        for at in slots[1:]:
+            following = [p for p in at if chain[-1] < p <= chain[-1] + leaf.slop]
+            if not following:
+                break
+            chain.append(min(following))
+        else:
+            words = [slot[p] for slot, p in zip(slots, chain)]
+            spans.update(words)
+            if leaf.slop <= 1:
+                # An exact phrase: the function words inside it ("de" in
+                # "Convention de Palerme") were typed too, so mark them.
+                for (_, gap_start), (gap_end, _) in zip(words, words[1:]):
+                    spans.update(m.span() for m in _GAP_WORD.finditer(text, gap_start, gap_end))
+    return spans
+
+
+def _entity_spans(mentions: Sequence[tuple], leaf: EntityLeaf) -> Iterable[Span]:
+    for text, label, _start, _end, words in mentions:
+        if leaf.key is not None and entity_key(text) != leaf.key:
+            continue
+        if leaf.label is not None and label != leaf.label:
+            continue
+        yield from words
+
+
+def _disjoint(spans: Iterable[Span]) -> list[Span]:
+    """Sorted spans, with any overlap merged so that marks never nest."""
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def mark(text: str, matches: Sequence[Span], *, before: str, after: str, escape: Callable[[str], str] = str) -> str:
+    """Wrap each match of ``text`` in ``before``/``after``, escaping the rest with ``escape``.
+
+    >>> mark("la traite", [(3, 9)], before="[", after="]")
+    'la [traite]'
+    """
+    out = []
+    pos = 0
+    for start, end in matches:
+        out.append(escape(text[pos:start]))
+        out.append(before + escape(text[start:end]) + after)
+        pos = end
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+def html_highlight(text: str, matches: Sequence[Span]) -> str:
+    """The passage as HTML, each match wrapped in ``<mark>``."""
+    return mark(text, matches, before="<mark>", after="</mark>", escape=lambda s: html.escape(s, quote=False))

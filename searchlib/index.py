@@ -1,0 +1,620 @@
+"""Stage 7: the on-disk index, and the public API that reads and writes it.
+
+>>> index = open_index("index", create=True)                  # doctest: +SKIP
+>>> index.add(["corpus"])                                     # doctest: +SKIP
+>>> index.search("victimes de la traite", limit=3).hits[0].highlight  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import itertools
+import json
+import os
+import socket
+import sys
+import sysconfig
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as windex
+from whoosh import query as wq
+
+from . import __version__
+from .analysis import Analyzer, content_hash
+from .errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    NotAnIndexError,
+    SearchlibError,
+)
+from .highlight import find_matches, html_highlight
+from .languages import DEFAULT_LANGUAGE, Language, get_language
+from .query import EntityLeaf, QueryCompiler, Require, check_entity_type
+from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
+from .sources import Document, Source, SourceSet
+
+ENV_INDEX = "SEARCHLIB_INDEX"
+DEFAULT_INDEX = "index"
+META_FILE = "searchlib.json"
+LOCK_FILE = "searchlib.lock"
+#: Seconds a writer waits for another writer to finish.
+DEFAULT_WAIT = 5.0
+#: Documents analyzed and committed together: a crash loses at most one batch.
+BATCH_DOCUMENTS = 256
+_FORMAT = "searchlib-index"
+
+
+@dataclass(frozen=True)
+class EntityMention:
+    """A named entity as written in a passage."""
+
+    text: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One passage that matched a search.
+
+    ``matches`` are ``(start, end)`` offsets into ``text``, one per marked
+    word: ``text[s:e]`` is the word as written. ``start`` and ``end`` place the
+    passage in its document.
+    """
+
+    rank: int
+    score: float
+    doc_id: str
+    passage: int
+    title: str
+    lang: str
+    text: str
+    start: int
+    end: int
+    matches: tuple[tuple[int, int], ...]
+    highlight: str
+    entities: tuple[EntityMention, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of the hit, as ``searchlib search --format json`` prints it."""
+        data = asdict(self)
+        data["matches"] = [list(m) for m in self.matches]
+        data["entities"] = [asdict(e) for e in self.entities]
+        return data
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """The answer to one search: the ranked hits, the total, and a suggestion."""
+
+    query: str
+    total: int
+    suggestion: str | None
+    hits: tuple[Hit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "suggestion": self.suggestion,
+            "hits": [hit.to_dict() for hit in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class EntityCount:
+    """How many passages mention an entity."""
+
+    text: str
+    label: str
+    passages: int
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index holds."""
+
+    path: str
+    documents: int
+    passages: int
+    languages: dict[str, int]
+    size_bytes: int
+    schema_version: int
+    searchlib_version: str
+
+
+@dataclass(frozen=True)
+class AddReport:
+    """What one call to :meth:`Index.add` did."""
+
+    documents: int
+    passages: int
+    words: int
+    unchanged: int
+    empty: int
+    seconds: float
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent to an ``on_progress`` callback after each indexed document."""
+
+    documents: int
+    passages: int
+    words: int
+    seconds: float
+
+
+def default_index_path() -> Path:
+    """``$SEARCHLIB_INDEX`` if set, else ``./index``."""
+    return Path(os.environ.get(ENV_INDEX) or DEFAULT_INDEX)
+
+
+def bundled_corpus() -> Path:
+    """The folder of the article that ships with searchlib."""
+    candidates = [Path(__file__).resolve().parent.parent / "corpus"]
+    for scheme_path in {sysconfig.get_path("data"), sys.prefix}:
+        candidates.append(Path(scheme_path) / "share" / "searchlib" / "corpus")
+    for candidate in candidates:
+        if candidate.is_dir() and any(candidate.glob("*.txt")):
+            return candidate
+    raise SearchlibError("the bundled corpus is missing; reinstall searchlib with: pip install .")
+
+
+def index_exists(path: str | os.PathLike) -> bool:
+    """True when ``path`` holds a searchlib index (of any schema version)."""
+    return (Path(path) / META_FILE).is_file()
+
+
+def create_index(path: str | os.PathLike) -> Index:
+    """Create an empty index in ``path`` (made if missing), which must not hold one.
+
+    >>> index = create_index("/tmp/my-index")                 # doctest: +SKIP
+    """
+    path = Path(path)
+    if index_exists(path):
+        raise SearchlibError(f"{path} already holds an index; open it with open_index() or pick another folder")
+    if path.exists() and not path.is_dir():
+        raise NotAnIndexError(f"{path} is a file, not an index folder; pick another --index path")
+    if path.is_dir() and not _is_empty_dir(path):
+        raise NotAnIndexError(
+            f"{path} is not empty and is not a searchlib index; pick an empty or new folder for --index"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        windex.create_in(str(path), make_schema())
+        meta = {"format": _FORMAT, "schema_version": SCHEMA_VERSION, "searchlib": __version__, "created": _now()}
+        tmp = path / (META_FILE + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path / META_FILE)
+    except OSError as exc:
+        raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
+    return Index(path, windex.open_dir(str(path)))
+
+
+def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -> Index:
+    """Open the index in ``path`` (default: :func:`default_index_path`).
+
+    With ``create=True``, a missing or empty folder gets a new, empty index.
+    Opening never changes an existing index.
+    """
+    path = Path(path) if path is not None else default_index_path()
+    if not index_exists(path):
+        if path.is_dir() and not _is_empty_dir(path):
+            raise NotAnIndexError(
+                f"{path} is not a searchlib index (it has no {META_FILE}); point --index at an index folder, "
+                "or at a new folder to build one there"
+            )
+        if path.exists() and not path.is_dir():
+            raise NotAnIndexError(f"{path} is a file, not an index folder; point --index at a folder")
+        if create:
+            return create_index(path)
+        raise IndexNotFoundError(f"no index at {path}; build one with: searchlib index [PATH...] --index {path}")
+    _check_meta(path)
+    try:
+        ix = windex.open_dir(str(path))
+    except windex.EmptyIndexError:
+        raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
+    except Exception as exc:  # whoosh raises many kinds on damaged files
+        raise IndexCorruptError(_corrupt(path, f"it cannot be read ({type(exc).__name__}: {exc})")) from None
+    return Index(path, ix)
+
+
+def _check_meta(path: Path) -> None:
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(_corrupt(path, f"{META_FILE} cannot be read ({exc})")) from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise NotAnIndexError(f"{path}/{META_FILE} is not a searchlib index description; point --index elsewhere")
+    version = meta.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise IndexVersionError(
+            f"the index at {path} has schema version {version}, and this searchlib ({__version__}) reads version "
+            f"{SCHEMA_VERSION}; rebuild it: move it aside, then run searchlib index [PATH...] --index {path}"
+        )
+
+
+def _corrupt(path: Path, why: str) -> str:
+    return f"the index at {path} is damaged: {why}; rebuild it: move it aside, then run searchlib index [PATH...] --index {path}"
+
+
+def _is_empty_dir(path: Path) -> bool:
+    # A checkout's index/ holds only its .gitignore.
+    return all(entry.name.startswith(".") for entry in path.iterdir())
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@functools.lru_cache(maxsize=None)
+def _analyzer(language: Language) -> Analyzer:
+    # One per language per process: loading a spaCy pipeline takes seconds.
+    return Analyzer(language)
+
+
+def _fallback(language: Language, word: str) -> tuple[str, ...] | None:
+    return _analyzer(language).word_terms(word)
+
+
+class Index:
+    """A searchlib index on disk. Get one with :func:`open_index` or :func:`create_index`.
+
+    >>> with open_index("index") as index:                 # doctest: +SKIP
+    ...     results = index.search("exploiter", limit=3)
+    """
+
+    def __init__(self, path: Path, ix: windex.Index) -> None:
+        self._path = path
+        self._ix = ix
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        """Release the index. Searchers are opened per call, so this only drops references."""
+        self._ix.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Index({str(self._path)!r})"
+
+    # -- writing -----------------------------------------------------------
+
+    def add(
+        self,
+        sources: Source | Iterable[Source],
+        *,
+        lang: str | None = None,
+        wait: float = DEFAULT_WAIT,
+        skip_errors: bool = False,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> AddReport:
+        """Index files, folders, JSONL files, ``"-"`` (standard input) or :class:`Document` objects.
+
+        A document whose id is already indexed is replaced, never duplicated;
+        one whose content has not changed is skipped. Documents are committed
+        in batches of :data:`BATCH_DOCUMENTS`. Every JSONL line is checked
+        before anything is written: a malformed line raises
+        :class:`~searchlib.errors.InputError` and leaves the index as it was.
+
+        >>> index.add(["corpus", Document(id="n1", text="Une note.")])  # doctest: +SKIP
+        """
+        started = time.monotonic()
+        warnings: list[str] = []
+
+        def warn(message: str) -> None:
+            warnings.append(message)
+            if on_warning is not None:
+                on_warning(message)
+
+        forced = get_language(lang) if lang else None
+        if isinstance(sources, (str, os.PathLike, Document)):
+            sources = [sources]
+        counts = dict(documents=0, passages=0, words=0, unchanged=0, empty=0)
+        with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
+            source_set.validate(check=lambda doc: self._language_of(doc, forced))
+            with self._write_lock(wait):
+                for batch in _batched(source_set.documents(), BATCH_DOCUMENTS):
+                    self._add_batch(batch, forced, counts, started, on_progress, wait, warn)
+        return AddReport(seconds=time.monotonic() - started, warnings=tuple(warnings), **counts)
+
+    def _add_batch(
+        self,
+        batch: list[Document],
+        forced: Language | None,
+        counts: dict[str, int],
+        started: float,
+        on_progress: Callable[[Progress], None] | None,
+        wait: float,
+        warn: Callable[[str], None],
+    ) -> None:
+        latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
+        by_language: dict[Language, list[Document]] = {}
+        stale: list[str] = []
+        with self._ix.searcher() as searcher:
+            for doc in latest.values():
+                record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
+                if not doc.text.strip():
+                    counts["empty"] += 1
+                    warn(f"{doc.id}: skipped, no text")
+                    if record is not None:
+                        stale.append(doc.id)
+                    continue
+                if record is not None and record.get("hash") == content_hash(doc):
+                    counts["unchanged"] += 1
+                    continue
+                by_language.setdefault(self._language_of(doc, forced), []).append(doc)
+        if not by_language and not stale:
+            return
+        writer = self._writer(wait)
+        try:
+            for doc_id in stale:
+                writer.delete_by_term("doc_id", doc_id)
+            for language, docs in by_language.items():
+                for analyzed in _analyzer(language).analyze(docs):
+                    writer.delete_by_term("doc_id", analyzed.id)
+                    for record in document_records(analyzed):
+                        writer.add_document(**record)
+                    counts["documents"] += 1
+                    counts["passages"] += len(analyzed.passages)
+                    counts["words"] += analyzed.words
+                    if on_progress is not None:
+                        on_progress(
+                            Progress(counts["documents"], counts["passages"], counts["words"], time.monotonic() - started)
+                        )
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
+        """Remove documents and their passages; returns how many documents were removed."""
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        removed = 0
+        with self._write_lock(wait):
+            with self._ix.searcher() as searcher:
+                present = [i for i in ids if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
+            if not present:
+                return 0
+            writer = self._writer(wait)
+            try:
+                for doc_id in present:
+                    writer.delete_by_term("doc_id", doc_id)
+                    removed += 1
+                writer.commit()
+            except BaseException:
+                writer.cancel()
+                raise
+        return removed
+
+    def _language_of(self, doc: Document, forced: Language | None) -> Language:
+        if forced is not None:
+            return forced
+        return get_language(doc.lang) if doc.lang else DEFAULT_LANGUAGE
+
+    def _writer(self, wait: float) -> Any:
+        try:
+            return self._ix.writer(timeout=wait, limitmb=128)
+        except windex.LockError:
+            raise IndexLockedError(
+                f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "
+                "wait for it to finish, or retry with a longer --wait"
+            ) from None
+
+    @contextlib.contextmanager
+    def _write_lock(self, wait: float) -> Iterator[None]:
+        """Hold ``searchlib.lock`` for a whole write, recording who holds it.
+
+        The lock is an advisory ``flock``: the kernel releases it when its
+        holder dies, so a lock left by a killed process never blocks anyone,
+        and a live holder is never broken.
+        """
+        import fcntl
+
+        lock_path = self._path / LOCK_FILE
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SearchlibError(f"cannot write to the index at {self._path}: {exc.strerror or exc}") from None
+        try:
+            deadline = time.monotonic() + max(wait, 0.0)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                if time.monotonic() >= deadline:
+                    holder = _lock_holder(fd)
+                    raise IndexLockedError(
+                        f"the index at {self._path} is being written by {holder} (lock {lock_path}); "
+                        f"waited {wait:g}s. Wait for it to finish, or retry with a longer --wait"
+                    )
+                time.sleep(0.05)
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    # -- reading -----------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        entity: str | None = None,
+        entity_type: str | None = None,
+        per_doc: bool = False,
+        lang: str | None = None,
+    ) -> SearchResults:
+        """Rank passages for ``query``; see :mod:`searchlib.query` for the syntax.
+
+        ``entity`` and ``entity_type`` keep only passages that mention such an
+        entity; ``per_doc`` keeps the best passage of each document; ``lang``
+        analyzes the query in that language only and keeps its passages.
+
+        >>> index.search("exploiter", limit=1).hits[0].matches   # doctest: +SKIP
+        ((161, 170),)
+        """
+        if limit < 1:
+            raise SearchlibError(f"limit must be at least 1, not {limit}")
+        with self._ix.searcher() as searcher:
+            reader = searcher.reader()
+            languages = [get_language(lang)] if lang else self._languages(reader)
+            compiler = QueryCompiler(reader, languages, _fallback)
+            compiled = compiler.compile(query)
+            filters: list[wq.Query] = [wq.Term("kind", KIND_PASSAGE)]
+            label = check_entity_type(entity_type) if entity_type else None
+            if entity and label:
+                filters.append(wq.Term("entity_typed", entity_typed_key(label, entity_key(entity))))
+            elif entity:
+                filters.append(wq.Term("entity", entity_key(entity)))
+            elif label:
+                filters.append(wq.Term("etype", label.lower()))
+            if entity or label:
+                compiled.leaves.append(EntityLeaf(key=entity_key(entity) if entity else None, label=label))
+            if lang:
+                filters.append(wq.Term("lang", languages[0].code))
+            # Filters go in a Require, not in filter=: whoosh3 3.54 drops
+            # collapsing when both are given. Require scores by the query alone.
+            results = searcher.search(
+                Require(compiled.query, wq.And(filters)),
+                limit=limit,
+                collapse="doc_id" if per_doc else None,
+            )
+            total = len(results)
+            hits = self._hits(searcher, results, compiled.leaves)
+            suggestion = compiler.suggest(query, compiled.unknown) if compiled.unknown else None
+        return SearchResults(query=query, total=total, suggestion=suggestion, hits=tuple(hits))
+
+    def _hits(self, searcher: Any, results: Any, leaves: Sequence[Any]) -> list[Hit]:
+        stored = [(hit.docnum, hit.score, hit.fields()) for hit in results]
+        matches = find_matches(
+            searcher,
+            [docnum for docnum, _, _ in stored],
+            leaves,
+            texts={docnum: fields["text"] for docnum, _, fields in stored},
+            entities={docnum: fields.get("entities", ()) for docnum, _, fields in stored},
+        )
+        hits = []
+        for rank, (docnum, score, fields) in enumerate(stored, start=1):
+            text = fields["text"]
+            spans = tuple(matches.get(docnum, ()))
+            mentions = tuple(dict.fromkeys(EntityMention(e[0], e[1]) for e in fields.get("entities", ())))
+            hits.append(
+                Hit(
+                    rank=rank,
+                    score=round(float(score or 0.0), 4),
+                    doc_id=fields["doc_id"],
+                    passage=fields["passage"],
+                    title=fields.get("title", ""),
+                    lang=fields.get("lang", ""),
+                    text=text,
+                    start=fields["start"],
+                    end=fields["end"],
+                    matches=spans,
+                    highlight=html_highlight(text, spans),
+                    entities=mentions,
+                )
+            )
+        return hits
+
+    def _languages(self, reader: Any) -> list[Language]:
+        codes = [b.decode("utf-8") for b in reader.lexicon("lang")]
+        languages = [get_language(code) for code in codes]
+        return languages or [DEFAULT_LANGUAGE]
+
+    def entities(self, *, label: str | None = None, limit: int | None = None) -> list[EntityCount]:
+        """Entity facets: each entity with the number of passages that mention it, most frequent first.
+
+        >>> index.entities(label="ORG")[0]                       # doctest: +SKIP
+        EntityCount(text='OSCE', label='ORG', passages=4)
+        """
+        wanted = check_entity_type(label) if label else None
+        with self._ix.searcher() as searcher:
+            reader = searcher.reader()
+            counts = []
+            for bterm in reader.lexicon("entity_typed"):
+                term = bterm.decode("utf-8")
+                term_label, _, key = term.partition("\x1f")
+                if wanted and term_label != wanted.lower():
+                    continue
+                docnums = list(searcher.postings("entity_typed", term).all_ids())
+                if docnums:
+                    counts.append((-len(docnums), key, term_label.upper(), docnums[0]))
+            counts.sort()
+            if limit is not None:
+                counts = counts[:limit]
+            facets = []
+            for negative, key, term_label, docnum in counts:
+                mentions = searcher.stored_fields(docnum).get("entities", ())
+                written = next(
+                    (m[0] for m in mentions if m[1] == term_label and entity_key(m[0]) == key),
+                    key,
+                )
+                facets.append(EntityCount(text=written, label=term_label, passages=-negative))
+        return facets
+
+    def info(self) -> IndexInfo:
+        """Counts, languages, size on disk and schema version."""
+        with self._ix.searcher() as searcher:
+            reader = searcher.reader()
+
+            def count(q: wq.Query) -> int:
+                return sum(1 for _ in searcher.docs_for_query(q))
+
+            passages = wq.Term("kind", KIND_PASSAGE)
+            languages = {
+                code: count(wq.And([passages, wq.Term("lang", code)]))
+                for code in (b.decode("utf-8") for b in reader.lexicon("lang"))
+            }
+            info = IndexInfo(
+                path=str(self._path),
+                documents=count(wq.Term("kind", KIND_DOC)),
+                passages=count(passages),
+                languages={code: n for code, n in languages.items() if n},
+                size_bytes=sum(f.stat().st_size for f in self._path.iterdir() if f.is_file()),
+                schema_version=SCHEMA_VERSION,
+                searchlib_version=__version__,
+            )
+        return info
+
+
+def _lock_holder(fd: int) -> str:
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        return f"process {info['pid']} on {info['host']} ({info['command']!r}, since {info['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch

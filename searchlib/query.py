@@ -1,0 +1,548 @@
+"""Stage 5: a query string → a Whoosh query over the analyzed fields.
+
+The query language is Whoosh's: ``AND``, ``OR``, ``NOT``, ``"phrases"`` (with
+``~N`` slop), ``field:`` terms, ``prefix*``, ``fuzzy~`` and ``^boost``. Words
+are joined with OR by default and ranked by BM25F, as in Elasticsearch.
+
+**Why query words go through the index's lexicon.** A query word has no
+context, so spaCy would lemmatize it differently from the same word in a
+sentence ("traité" alone comes out as the verb *traiter*). Instead, a query
+word is looked up in the lexicon that indexing recorded (``lex_<lang>``, see
+:mod:`searchlib.schema`): the word as written maps to exactly the lemmas it
+received in the documents. Query and documents therefore agree by
+construction on every word the index has seen, and no spaCy model is loaded
+for them. Only a word the index has never seen goes through spaCy, with the
+same :meth:`~searchlib.analysis.Analyzer.token_terms` rule that indexing uses.
+
+**Accents.** A word typed without accents searches the accent-folded fields,
+so ``impunite`` finds *impunité*. A word typed with accents searches the exact
+lemmas first and the folded ones with a lower weight, so ``traité`` ranks
+*traité* above *traite*.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from whoosh import fields as wfields
+from whoosh import qparser
+from whoosh import query as wq
+from whoosh.analysis import LowercaseFilter, RegexTokenizer
+from whoosh.matching import RequireMatcher
+from whoosh.reading import IndexReader
+
+from .errors import QuerySyntaxError, UnknownEntityTypeError
+from .languages import Language, get_language
+from .schema import (
+    LEAD,
+    entity_key,
+    fold_field,
+    lemma_field,
+    lex_field,
+    parse_lex_term,
+    surface_field,
+    title_fold_field,
+    title_lemma_field,
+)
+from .text import fold, normalize_apostrophes, normalize_term
+
+MAX_QUERY_CHARS = 1_000
+#: Fields a user may name in a query, and what each searches.
+QUERY_FIELDS = {
+    "text": "the passage text and the title (the default)",
+    "title": "the document title",
+    "entity": "a named entity, e.g. entity:OSCE",
+    "type": "an entity type: PER, ORG, LOC or MISC",
+    "lang": "the passage language, e.g. lang:fr",
+    "doc": "a document id",
+}
+ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
+
+# Ranking weights (BM25F field boosts).
+TITLE_WEIGHT = 0.5
+#: Weight of an accent-folded match when the user typed accents.
+FOLDED_WEIGHT = 0.6
+
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+_BINARY = _OPERATORS - {"NOT"}
+_FIELD_PREFIX = re.compile(r"([^\W\d]\w*):(.*)", re.S)
+_WORD = r"\w+(?:['\-]\w+)*"
+
+
+@dataclass(frozen=True)
+class WordLeaf:
+    """A matched word: any of these ``(field, term)`` postings marks a word."""
+
+    terms: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class PhraseLeaf:
+    """A phrase: one set of terms per slot, consecutive within ``slop``."""
+
+    field: str
+    slots: tuple[tuple[str, ...], ...]
+    slop: int
+
+
+@dataclass(frozen=True)
+class PatternLeaf:
+    """A prefix, wildcard or fuzzy term, expanded against the index when highlighting."""
+
+    query: wq.Query
+
+
+@dataclass(frozen=True)
+class EntityLeaf:
+    """An entity filter: marks the mentions it selects."""
+
+    key: str | None = None
+    label: str | None = None
+
+
+Leaf = Union[WordLeaf, PhraseLeaf, PatternLeaf, EntityLeaf]
+
+
+@dataclass
+class CompiledQuery:
+    """What :func:`compile_query` produces: the query, and what to highlight."""
+
+    query: wq.Query
+    leaves: list[Leaf] = field(default_factory=list)
+    #: Words that matched no term of the index, in the order typed.
+    unknown: list[str] = field(default_factory=list)
+    #: Title queries of the positive terms: they add to any matching passage's score.
+    title_boosts: list[wq.Query] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Expansion:
+    """One query word in one language: the index terms it stands for."""
+
+    exact: frozenset[str]
+    folded: frozenset[str]
+    accented: bool
+
+
+Fallback = Callable[[Language, str], "tuple[str, ...] | None"]
+
+
+def _parse_schema() -> wfields.Schema:
+    words = RegexTokenizer(_WORD) | LowercaseFilter()
+    return wfields.Schema(
+        text=wfields.TEXT(analyzer=words),
+        title=wfields.TEXT(analyzer=words),
+        entity=wfields.ID(),
+        type=wfields.ID(),
+        lang=wfields.ID(),
+        doc=wfields.ID(),
+    )
+
+
+def _make_parser() -> qparser.QueryParser:
+    parser = qparser.QueryParser("text", _parse_schema(), group=qparser.OrGroup)
+    # An apostrophe is part of French words, never a quote.
+    parser.remove_plugin_class(qparser.SingleQuotePlugin)
+    parser.remove_plugin_class(qparser.RangePlugin)
+    parser.add_plugin(qparser.FuzzyTermPlugin())
+    return parser
+
+
+_PARSER = _make_parser()
+
+
+def check_syntax(text: str) -> None:
+    """Raise :class:`QuerySyntaxError` for what Whoosh would silently misread.
+
+    Whoosh's parser never fails: it drops an unclosed quote, ignores a stray
+    parenthesis and searches ``NOT`` as a word. A user deserves to be told.
+    """
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(
+            f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}. Shorten it"
+        )
+    tokens: list[str] = []  # kinds: "(", ")", "OP:<name>", "TERM", "FIELD"
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c == '"':
+            close = text.find('"', i + 1)
+            if close < 0:
+                raise QuerySyntaxError('unbalanced quote: a phrase opened with " is never closed; add the closing "')
+            i = close + 1
+            while i < n and not text[i].isspace() and text[i] not in '()"':
+                i += 1  # a ~slop or ^boost after the phrase
+            if tokens and tokens[-1] == "FIELD":
+                tokens[-1] = "TERM"
+            else:
+                tokens.append("TERM")
+        elif c == "(":
+            depth += 1
+            if tokens and tokens[-1] == "FIELD":
+                tokens.pop()
+            tokens.append("(")
+            i += 1
+        elif c == ")":
+            depth -= 1
+            if depth < 0:
+                raise QuerySyntaxError("unbalanced parenthesis: a ) has no matching (; remove it or add the (")
+            if tokens and tokens[-1] == "(":
+                raise QuerySyntaxError("empty parentheses (); put a term inside or remove them")
+            tokens.append(")")
+            i += 1
+        else:
+            j = i
+            while j < n and not text[j].isspace() and text[j] not in '()"':
+                j += 1
+            word = text[i:j]
+            i = j
+            if word in _OPERATORS:
+                tokens.append("OP:" + word)
+                continue
+            m = _FIELD_PREFIX.match(word)
+            if m and not m.group(1).isdigit():
+                name = m.group(1)
+                if name not in QUERY_FIELDS:
+                    known = ", ".join(QUERY_FIELDS)
+                    raise QuerySyntaxError(f"unknown field {name!r} in {word!r}; known fields: {known}")
+                if not m.group(2):
+                    if i < n and text[i] in '"(':
+                        tokens.append("FIELD")
+                        continue
+                    raise QuerySyntaxError(f"{word!r} has no value; write it as {name}:word or {name}:\"some words\"")
+            tokens.append("TERM")
+    if depth > 0:
+        raise QuerySyntaxError("unbalanced parenthesis: a ( is never closed; add the )")
+    _check_operators(tokens)
+
+
+def _check_operators(tokens: Sequence[str]) -> None:
+    def operand_start(k: int) -> bool:
+        return k < len(tokens) and (tokens[k] in ("TERM", "(") or tokens[k] == "OP:NOT")
+
+    for k, tok in enumerate(tokens):
+        if not tok.startswith("OP:"):
+            continue
+        name = tok[3:]
+        if name in _BINARY:
+            if k == 0 or tokens[k - 1] not in ("TERM", ")"):
+                raise QuerySyntaxError(f"{name} needs a term before it; search for the word in lowercase, e.g. {name.lower()}")
+            if not operand_start(k + 1):
+                raise QuerySyntaxError(f"{name} needs a term after it; search for the word in lowercase, e.g. {name.lower()}")
+        elif not operand_start(k + 1):
+            raise QuerySyntaxError("NOT needs a term after it, as in: traite NOT personnes")
+    if tokens and all(t == "OP:NOT" or t.startswith("OP:") for t in tokens):
+        raise QuerySyntaxError("the query has operators but no terms")
+
+
+class QueryCompiler:
+    """Compiles query strings against one index reader.
+
+    ``languages`` are the languages a query may belong to; ``fallback``
+    analyzes a word the index has never seen (it loads spaCy).
+    """
+
+    def __init__(self, reader: IndexReader, languages: Sequence[Language], fallback: Fallback) -> None:
+        self.reader = reader
+        self.languages = list(languages)
+        self.fallback = fallback
+        self._cache: dict[tuple[str, str], list[_Expansion]] = {}
+
+    # -- public ------------------------------------------------------------
+
+    def compile(self, text: str) -> CompiledQuery:
+        text = normalize_apostrophes(text)
+        check_syntax(text)
+        parsed = _PARSER.parse(text)
+        compiled = CompiledQuery(query=wq.NullQuery)
+        query = self._rewrite(parsed, compiled, positive=True)
+        if compiled.title_boosts:
+            query = wq.AndMaybe(query, _any(compiled.title_boosts))
+        compiled.query = query.normalize()
+        return compiled
+
+    # -- the tree ----------------------------------------------------------
+
+    def _rewrite(self, q: wq.Query, out: CompiledQuery, *, positive: bool) -> wq.Query:
+        if isinstance(q, wq.Not):
+            return wq.Not(self._rewrite(q.query, out, positive=not positive), boost=q.boost)
+        if isinstance(q, wq.AndNot):
+            return wq.AndNot(
+                self._rewrite(q.a, out, positive=positive), self._rewrite(q.b, out, positive=not positive)
+            )
+        if isinstance(q, wq.AndMaybe):
+            return wq.AndMaybe(self._rewrite(q.a, out, positive=positive), self._rewrite(q.b, out, positive=positive))
+        if isinstance(q, wq.Or):
+            # "a b NOT c" means: a or b, without c (as in Lucene), not "a or b or anything without c".
+            keep = [s for s in q.subqueries if not isinstance(s, wq.Not)]
+            drop = [s.query for s in q.subqueries if isinstance(s, wq.Not)]
+            if drop:
+                excluded = wq.Or([self._rewrite(s, out, positive=not positive) for s in drop])
+                if not keep:
+                    return wq.Not(excluded, boost=q.boost)
+                kept = wq.Or([self._rewrite(s, out, positive=positive) for s in keep], boost=q.boost)
+                return wq.AndNot(kept, excluded)
+        if isinstance(q, wq.CompoundQuery):
+            subs = [self._rewrite(s, out, positive=positive) for s in q.subqueries]
+            return q.__class__(subs, boost=q.boost)
+        if isinstance(q, wq.Phrase):
+            return self._phrase(q, out, positive)
+        if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm)):
+            return self._pattern(q, out, positive)
+        if isinstance(q, wq.Term):
+            return self._term(q, out, positive)
+        if isinstance(q, wq.Every):
+            return wq.Every()
+        if q is wq.NullQuery or isinstance(q, type(wq.NullQuery)):
+            return wq.NullQuery
+        raise QuerySyntaxError(f"unsupported query construct: {q}")
+
+    def _term(self, q: wq.Term, out: CompiledQuery, positive: bool) -> wq.Query:
+        fieldname, value = q.fieldname, str(q.text)
+        if fieldname == "entity":
+            key = entity_key(value)
+            if positive:
+                out.leaves.append(EntityLeaf(key=key))
+            return wq.Term("entity", key, boost=q.boost)
+        if fieldname == "type":
+            label = check_entity_type(value)
+            if positive:
+                out.leaves.append(EntityLeaf(label=label))
+            return wq.Term("etype", label.lower(), boost=q.boost)
+        if fieldname == "lang":
+            return wq.Term("lang", get_language(value).code, boost=q.boost)
+        if fieldname == "doc":
+            return wq.Term("doc_id", value, boost=q.boost)
+        return self._words([value], fieldname, out, positive, boost=q.boost)
+
+    def _phrase(self, q: wq.Phrase, out: CompiledQuery, positive: bool) -> wq.Query:
+        if q.fieldname == "entity":
+            return self._term(wq.Term("entity", " ".join(q.words), boost=q.boost), out, positive)
+        return self._words([str(w) for w in q.words], q.fieldname, out, positive, boost=q.boost, slop=q.slop)
+
+    def _words(
+        self, words: list[str], fieldname: str, out: CompiledQuery, positive: bool, *, boost: float, slop: int = 1
+    ) -> wq.Query:
+        """A word, or a phrase of words, in every language of the index."""
+        body: list[wq.Query] = []
+        title: list[wq.Query] = []
+        for lang in self.languages:
+            slots = [e for word in words for e in self._expand(word, lang)]
+            if not slots:
+                continue
+            code = lang.code
+            if len(slots) == 1:
+                body.append(_word_query(slots[0], lemma_field(code), fold_field(code), 1.0))
+                title.append(_word_query(slots[0], title_lemma_field(code), title_fold_field(code), TITLE_WEIGHT))
+            else:
+                body.append(_phrase_query(slots, fold_field(code), 1.0, slop))
+                title.append(_phrase_query(slots, title_fold_field(code), TITLE_WEIGHT, slop))
+            if positive and fieldname == "text":
+                if len(slots) == 1:
+                    terms = [(lemma_field(code), t) for t in sorted(slots[0].exact)]
+                    terms += [(fold_field(code), t) for t in sorted(slots[0].folded)]
+                    out.leaves.append(WordLeaf(tuple(terms)))
+                else:
+                    folded = tuple(tuple(sorted(e.folded)) for e in slots)
+                    out.leaves.append(PhraseLeaf(fold_field(code), folded, slop))
+        if positive:
+            out.unknown.extend(w for w in words if not self._known(w))
+        return self._place(body, title, fieldname, out, positive, boost)
+
+    def _place(
+        self, body: list[wq.Query], title: list[wq.Query], fieldname: str, out: CompiledQuery, positive: bool, boost: float
+    ) -> wq.Query:
+        """Combine a term's body and title queries.
+
+        ``title:`` searches the title of every passage. A plain term matches a
+        passage by its own text, or the first passage of a document by the
+        title; the title then adds to the score of every matching passage
+        (BM25F). So a word of the title does not make every passage of the
+        document a hit, and ``NOT`` excludes passages by their own text only.
+        """
+        if not body:
+            return wq.NullQuery
+        if fieldname == "title":
+            return _boosted(_any(title), boost)
+        if not positive:
+            return _boosted(_any(body), boost)
+        title_q = _any(title)
+        out.title_boosts.append(title_q)
+        return wq.Or([_any(body), Require(title_q, wq.Term("lead", LEAD))], boost=boost)
+
+    def _pattern(self, q: wq.Query, out: CompiledQuery, positive: bool) -> wq.Query:
+        text = fold(normalize_term(str(q.text)))
+        body: list[wq.Query] = []
+        title: list[wq.Query] = []
+        for lang in self.languages:
+            for fieldname, weight, into in ((fold_field(lang.code), 1.0, body), (title_fold_field(lang.code), TITLE_WEIGHT, title)):
+                if isinstance(q, wq.FuzzyTerm):
+                    sub: wq.Query = wq.FuzzyTerm(fieldname, text, boost=weight, maxdist=q.maxdist, prefixlength=q.prefixlength)
+                elif isinstance(q, wq.Prefix):
+                    sub = wq.Prefix(fieldname, text, boost=weight)
+                else:
+                    sub = wq.Wildcard(fieldname, text, boost=weight)
+                into.append(sub)
+            if positive and q.fieldname == "text":
+                out.leaves.append(PatternLeaf(body[-1]))
+        return self._place(body, title, q.fieldname, out, positive, q.boost)
+
+    # -- words -------------------------------------------------------------
+
+    def _expand(self, word: str, lang: Language) -> list[_Expansion]:
+        """The expansions of one typed word: one per part, none for a function word."""
+        key = (word, lang.code)
+        if key not in self._cache:
+            self._cache[key] = [e for part in self._parts(word, lang) if (e := self._expand_part(part, lang))]
+        return self._cache[key]
+
+    def _parts(self, word: str, lang: Language) -> list[str]:
+        word = normalize_term(word)
+        if self._lex_entries(word, lang) or "'" not in word and "-" not in word:
+            return [word]
+        stripped = lang.strip_elision(word)
+        if stripped != word and (self._lex_entries(stripped, lang) or not re.search(r"['\-]", stripped)):
+            return [stripped]
+        return [p for p in re.split(r"['\-]", stripped) if p]
+
+    def _expand_part(self, word: str, lang: Language) -> _Expansion | None:
+        entries = self._lex_entries(word, lang)
+        exact_entries = [(s, lemma) for s, lemma in entries if s == word]
+        exact = {lemma for _, lemma in exact_entries if lemma}
+        folded = {fold(lemma) for _, lemma in entries if lemma}
+        if (lemma_field(lang.code), word) in self.reader:
+            exact.add(word)
+        if (fold_field(lang.code), fold(word)) in self.reader:
+            folded.add(fold(word))
+        accented = fold(word) != word
+        if exact or folded:
+            if exact_entries and not exact:
+                return None  # written exactly so, the word was only ever a function word
+            return _Expansion(frozenset(exact), frozenset(folded), accented)
+        if entries or word in lang.elisions or word in lang.stop_words:
+            return None
+        candidates = self.fallback(lang, word)
+        if candidates is None:
+            return None
+        # Unseen by the index: keep the candidate lemmas the index holds, else
+        # the first one, which matches nothing and makes the word "unknown".
+        terms = [t for t in candidates if (lemma_field(lang.code), t) in self.reader] or list(candidates[:1])
+        return _Expansion(frozenset(terms), frozenset(fold(t) for t in terms), accented)
+
+    def _lex_entries(self, word: str, lang: Language) -> list[tuple[str, str]]:
+        prefix = fold(word) + "\x1f"
+        entries = []
+        for btext in self.reader.expand_prefix(lex_field(lang.code), prefix):
+            folded, surface, lemma = parse_lex_term(btext.decode("utf-8"))
+            entries.append((surface, lemma))
+        return entries
+
+    def _known(self, word: str) -> bool:
+        """Whether any language's expansion of ``word`` matches a term of the index."""
+        for lang in self.languages:
+            for e in self._expand(word, lang):
+                if any((lemma_field(lang.code), t) in self.reader for t in e.exact) or any(
+                    (fold_field(lang.code), t) in self.reader for t in e.folded
+                ):
+                    return True
+        # A word made only of function words matches nothing, but is not a typo.
+        return all(not self._expand(word, lang) for lang in self.languages)
+
+    # -- suggestions -------------------------------------------------------
+
+    def suggest(self, text: str, unknown: Sequence[str]) -> str | None:
+        """The query with each unknown word replaced by the closest indexed word."""
+        text = normalize_apostrophes(text)
+        changed = False
+        for word in dict.fromkeys(unknown):
+            best = self._closest(normalize_term(word))
+            if best:
+                text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", best, text, flags=re.IGNORECASE)
+                changed = True
+        return text if changed else None
+
+    def _closest(self, word: str) -> str | None:
+        maxdist = 1 if len(word) <= 4 else 2
+        candidates = []
+        for lang in self.languages:
+            fieldname = surface_field(lang.code)
+            for candidate in self.reader.terms_within(fieldname, word, maxdist, prefix=1):
+                distance = _distance(fold(candidate), fold(word))
+                candidates.append((distance, -self.reader.doc_frequency(fieldname, candidate), candidate))
+        return min(candidates)[2] if candidates else None
+
+
+def check_entity_type(value: str) -> str:
+    """``"org"`` → ``"ORG"``; an unknown type raises, listing the known ones."""
+    label = value.strip().upper()
+    if label not in ENTITY_TYPES:
+        raise UnknownEntityTypeError(f"unknown entity type {value!r}; use one of: {', '.join(ENTITY_TYPES)}")
+    return label
+
+
+class _RequireMatcher(RequireMatcher):
+    # whoosh3 3.54's RequireMatcher.skip_to_quality resynchronizes its two
+    # sub-matchers even when they already agree, and trips an assertion;
+    # top-N pruning calls it on any query with a Require inside.
+    def skip_to_quality(self, minquality: float) -> int:
+        skipped = self.a.skip_to_quality(minquality)
+        if self.a.is_active() and self.b.is_active() and self.a.id() != self.b.id():
+            self.child._find_next()
+        return skipped
+
+
+class Require(wq.Require):
+    """:class:`whoosh.query.Require` (filter ``a`` by ``b``, score by ``a``), with the fix above."""
+
+    def matcher(self, searcher: Any, context: Any = None) -> _RequireMatcher:
+        scored = self.a.matcher(searcher, context)
+        required = self.b.matcher(searcher, searcher.boolean_context())
+        return _RequireMatcher(scored, required)
+
+
+def _any(queries: Sequence[wq.Query]) -> wq.Query:
+    return queries[0] if len(queries) == 1 else wq.Or(list(queries))
+
+
+def _boosted(q: wq.Query, boost: float) -> wq.Query:
+    if boost != 1.0:
+        q = q.copy()
+        q.boost *= boost
+    return q
+
+
+def _word_query(e: _Expansion, exact_field: str, fold_field_: str, weight: float) -> wq.Query:
+    if e.accented and e.exact:
+        subs = [wq.Term(exact_field, t) for t in sorted(e.exact)]
+        subs += [wq.Term(fold_field_, t, boost=FOLDED_WEIGHT) for t in sorted(e.folded)]
+    else:
+        subs = [wq.Term(fold_field_, t) for t in sorted(e.folded)]
+    if len(subs) == 1:
+        return _boosted(subs[0], weight)
+    # A word indexed under two lemmas ("exploités": exploité, exploiter)
+    # matches twice at one position; count it once.
+    return wq.DisjunctionMax(subs, boost=weight)
+
+
+def _phrase_query(slots: Sequence[_Expansion], fold_field_: str, weight: float, slop: int) -> wq.Query:
+    if all(len(e.folded) == 1 for e in slots):
+        return wq.Phrase(fold_field_, [next(iter(e.folded)) for e in slots], slop=slop, boost=weight)
+    subs = [wq.Or([wq.Term(fold_field_, t) for t in sorted(e.folded)]) for e in slots]
+    return wq.Sequence(subs, slop=slop, boost=weight)
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance, for ranking suggestions."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]

@@ -1,0 +1,219 @@
+"""Stage 4: analyzed passages → Whoosh documents, and the schema they follow.
+
+Each passage becomes one Whoosh document. Its words are indexed in fields per
+language, so that two languages' analyses never share a field:
+
+``lemma_<lang>``
+    the contextual lemmas, with positions and the character offsets of the
+    words as written (highlighting reads them back from the postings);
+``fold_<lang>``
+    the same lemmas without accents, at the same positions;
+``tlemma_<lang>``, ``tfold_<lang>``
+    the same two for the document's title, repeated on every passage: the
+    title counts in every passage's score (BM25F), but a word found only in
+    the title makes only the document's first passage (``lead``) a hit;
+``lex_<lang>``
+    the **lexicon**: one term ``fold(surface) \\x1f surface \\x1f lemma`` for
+    each word as written and each lemma it received in context (an empty
+    lemma for a function word). Query analysis reads it to reach exactly the
+    terms the documents were indexed under, without loading spaCy;
+``surf_<lang>``
+    the words as written, for "did you mean" suggestions.
+
+Each document also gets one record (``kind=doc``) with its title, content hash
+and passage count. Both kinds share ``doc_id``, so one delete removes both.
+
+The fields are pre-analyzed: Whoosh never runs an analyzer on them. A field
+type pickles by its configuration only, as Whoosh stores the schema in the
+index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from whoosh import fields, formats
+
+from .analysis import AnalyzedDocument, Passage, Token
+from .text import fold, normalize_term
+
+#: Bump when the schema or the analysis changes in a way old indexes cannot follow.
+SCHEMA_VERSION = 1
+
+SEP = "\x1f"
+KIND_PASSAGE = "passage"
+#: ``lead`` marks the first passage of each document: a word found only in
+#: the title makes that passage a hit, not every passage of the document.
+LEAD = "1"
+KIND_DOC = "doc"
+
+
+class AnalyzedText(fields.FieldType):
+    """A scorable field indexed from ``(term, position, start, end)`` tuples."""
+
+    def __init__(self, *, chars: bool) -> None:
+        fmt = formats.Characters() if chars else formats.Positions()
+        super().__init__(format=fmt, analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
+        self.chars = chars
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        postings: dict[str, list[Any]] = defaultdict(list)
+        for term, pos, start, end in value:
+            postings[term].append((pos, start, end) if self.chars else pos)
+        for term, items in postings.items():
+            yield term.encode("utf-8"), len(items), float(len(items)), self.format.encode(items)
+
+
+class TermSet(fields.FieldType):
+    """An unscored field that only records which terms a document has."""
+
+    def __init__(self) -> None:
+        super().__init__(format=formats.Existence(), analyzer=None, scorable=False, stored=False)  # type: ignore[arg-type]
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        for term in sorted(set(value)):
+            yield term.encode("utf-8"), 1, 1.0, b""
+
+
+def make_schema() -> fields.Schema:
+    """The Whoosh schema of a searchlib index."""
+    schema = fields.Schema(
+        kind=fields.ID(),
+        lead=fields.ID(),
+        doc_id=fields.ID(stored=True, sortable=True),
+        lang=fields.ID(stored=True),
+        passage=fields.STORED(),
+        start=fields.STORED(),
+        end=fields.STORED(),
+        title=fields.STORED(),
+        text=fields.STORED(),
+        entities=fields.STORED(),
+        hash=fields.STORED(),
+        passages=fields.STORED(),
+        words=fields.STORED(),
+        entity=TermSet(),
+        etype=TermSet(),
+        entity_typed=TermSet(),
+    )
+    schema.add("lemma_*", AnalyzedText(chars=True), glob=True)
+    schema.add("fold_*", AnalyzedText(chars=True), glob=True)
+    schema.add("tlemma_*", AnalyzedText(chars=False), glob=True)
+    schema.add("tfold_*", AnalyzedText(chars=False), glob=True)
+    schema.add("lex_*", TermSet(), glob=True)
+    schema.add("surf_*", TermSet(), glob=True)
+    return schema
+
+
+def lemma_field(lang: str) -> str:
+    return f"lemma_{lang}"
+
+
+def fold_field(lang: str) -> str:
+    return f"fold_{lang}"
+
+
+def title_lemma_field(lang: str) -> str:
+    return f"tlemma_{lang}"
+
+
+def title_fold_field(lang: str) -> str:
+    return f"tfold_{lang}"
+
+
+def lex_field(lang: str) -> str:
+    return f"lex_{lang}"
+
+
+def surface_field(lang: str) -> str:
+    return f"surf_{lang}"
+
+
+def lex_term(surface: str, lemma: str) -> str:
+    return f"{fold(surface)}{SEP}{surface}{SEP}{lemma}"
+
+
+def parse_lex_term(term: str) -> tuple[str, str, str]:
+    """``lex_term(surface, lemma)`` → ``(folded surface, surface, lemma)``."""
+    folded, surface, lemma = term.split(SEP, 2)
+    return folded, surface, lemma
+
+
+def entity_key(text: str) -> str:
+    """How entity names are compared: ``"l’OSCE "`` and ``"l'osce"`` are one key."""
+    return " ".join(fold(normalize_term(text)).split())
+
+
+def entity_typed_key(label: str, key: str) -> str:
+    return f"{label.lower()}{SEP}{key}"
+
+
+def _postings(tokens: Sequence[Token], *, chars: bool) -> tuple[list[tuple[str, int, int, int]], list[tuple[str, int, int, int]]]:
+    exact: list[tuple[str, int, int, int]] = []
+    folded: list[tuple[str, int, int, int]] = []
+    for pos, token in enumerate(tokens):
+        start, end = (token.start, token.end) if chars else (0, 0)
+        seen = set()
+        for term in token.terms:
+            exact.append((term, pos, start, end))
+            f = fold(term)
+            if f not in seen:
+                seen.add(f)
+                folded.append((f, pos, start, end))
+    return exact, folded
+
+
+def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+    lex = {lex_term(token.surface, term) for token in tokens for term in token.terms}
+    lex.update(lex_term(surface, "") for surface in stops)
+    surfaces = {token.surface for token in tokens}
+    return lex, surfaces
+
+
+def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tuple[list[Any], list[Any]]) -> dict[str, Any]:
+    """The Whoosh fields of one passage."""
+    lang = doc.lang
+    exact, folded = _postings(passage.tokens, chars=True)
+    lex, surfaces = _lex(passage.tokens, passage.stop_surfaces)
+    keys = [(entity_key(e.text), e.label) for e in passage.entities]
+    return {
+        "kind": KIND_PASSAGE,
+        "lead": LEAD if passage.number == 0 else None,
+        "doc_id": doc.id,
+        "lang": lang,
+        "passage": passage.number,
+        "start": passage.start,
+        "end": passage.end,
+        "title": doc.title,
+        "text": passage.text,
+        "entities": tuple((e.text, e.label, e.start, e.end, e.words) for e in passage.entities),
+        "entity": [key for key, _ in keys],
+        "etype": [label.lower() for _, label in keys],
+        "entity_typed": [entity_typed_key(label, key) for key, label in keys],
+        lemma_field(lang): exact,
+        fold_field(lang): folded,
+        title_lemma_field(lang): title_postings[0],
+        title_fold_field(lang): title_postings[1],
+        lex_field(lang): lex,
+        surface_field(lang): surfaces,
+    }
+
+
+def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
+    """Every Whoosh document for ``doc``: its passages, then its record."""
+    title_postings = _postings(doc.title_tokens, chars=False)
+    for passage in doc.passages:
+        yield passage_fields(doc, passage, title_postings)
+    lex, surfaces = _lex(doc.title_tokens)
+    yield {
+        "kind": KIND_DOC,
+        "doc_id": doc.id,
+        "lang": doc.lang,
+        "title": doc.title,
+        "hash": doc.hash,
+        "passages": len(doc.passages),
+        "words": doc.words,
+        lex_field(doc.lang): lex,
+        surface_field(doc.lang): surfaces,
+    }

@@ -1,0 +1,285 @@
+"""Stage 1: turn paths, JSONL files and standard input into :class:`Document` objects.
+
+Reading is where user input is most often broken, so every problem here either
+becomes a warning that names the file (a binary file in a folder, an
+undecodable file) or an :class:`~searchlib.errors.InputError` that names the
+file and line (malformed JSONL). Nothing is half-read silently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Union
+
+from .errors import InputError
+from .text import clean_text
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+_SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document to index.
+
+    >>> Document(id="note-1", text="La traite des êtres humains.", title="Note")
+    Document(id='note-1', text='La traite des êtres humains.', title='Note', lang=None)
+    """
+
+    id: str
+    text: str
+    title: str = ""
+    #: Language code or alias; ``None`` means the index default (French).
+    lang: str | None = None
+
+
+Source = Union[str, os.PathLike, Document]
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    #: Document ids are paths relative to this root.
+    root: Path
+    #: Shown in messages: the path as the user gave it, or "<stdin>".
+    label: str
+
+    @property
+    def is_jsonl(self) -> bool:
+        return self.path.suffix.lower() in JSONL_SUFFIXES
+
+
+class SourceSet:
+    """The files and documents behind a list of sources, walked once up front.
+
+    Walking first lets :meth:`validate` check every JSONL line before anything
+    is written, so that a malformed line leaves the index untouched.
+    """
+
+    def __init__(self, sources: Iterable[Source], *, warn: Warn, skip_errors: bool = False) -> None:
+        self._warn = warn
+        self._skip_errors = skip_errors
+        self._items: list[_File | Document] = []
+        self._spooled: list[Path] = []
+        for source in sources:
+            if isinstance(source, Document):
+                self._items.append(source)
+            elif str(source) == "-":
+                self._items.append(self._spool_stdin())
+            else:
+                self._items.extend(self._walk(Path(source)))
+
+    def close(self) -> None:
+        """Remove the temporary copy of standard input, if one was made."""
+        for path in self._spooled:
+            path.unlink(missing_ok=True)
+        self._spooled.clear()
+
+    def __enter__(self) -> SourceSet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- walking -----------------------------------------------------------
+
+    def _walk(self, path: Path) -> Iterator[_File]:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        if path.is_file():
+            yield _File(path, path.parent, str(path))
+            return
+        root = path
+        seen_dirs: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=self._walk_error):
+            st = os.stat(dirpath)
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                # A symlink loop, or two links to one folder: read it once.
+                self._warn(f"{dirpath}: skipped, a link back to a folder already read")
+                dirnames[:] = []
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith("."):
+                    continue
+                file = Path(dirpath, name)
+                if not file.is_file():
+                    self._warn(f"{file}: skipped, not a regular file (a broken link?)")
+                    continue
+                yield _File(file, root, str(file))
+
+    def _walk_error(self, error: OSError) -> None:
+        self._warn(f"{error.filename}: skipped, {error.strerror.lower() if error.strerror else error}")
+
+    def _spool_stdin(self) -> _File:
+        # Standard input can only be read once, and JSONL must be validated
+        # before indexing, so it goes to a temporary file first.
+        data = sys.stdin.buffer.read()
+        suffix = ".jsonl" if data.lstrip()[:1] == b"{" else ".txt"
+        fd, name = tempfile.mkstemp(prefix="searchlib-stdin-", suffix=suffix)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        path = Path(name)
+        self._spooled.append(path)
+        return _File(path, path.parent, "<stdin>")
+
+    # -- reading -----------------------------------------------------------
+
+    def validate(self, check: Callable[[Document], object] | None = None) -> None:
+        """Parse every JSONL line now; raise :class:`InputError` at the first bad one.
+
+        ``check`` is called on every JSONL and given document, so that a
+        problem such as an unknown language also surfaces before any write.
+        """
+        for item in self._items:
+            if isinstance(item, Document):
+                docs: Iterable[Document] = [item]
+            elif item.is_jsonl:
+                docs = self._read_jsonl(item)
+            else:
+                continue
+            for doc in docs:
+                if check is not None:
+                    check(doc)
+
+    def documents(self) -> Iterator[Document]:
+        """Every document, in order, streamed: no file is held longer than it is read."""
+        for item in self._items:
+            if isinstance(item, Document):
+                yield Document(id=item.id, text=clean_text(item.text), title=clean_text(item.title), lang=item.lang)
+            elif item.is_jsonl:
+                yield from self._read_jsonl(item)
+            else:
+                doc = self._read_text_file(item)
+                if doc is not None:
+                    yield doc
+
+    def _doc_id(self, item: _File) -> str:
+        if item.label == "<stdin>":
+            return "-"
+        return item.path.relative_to(item.root).as_posix()
+
+    def _read_text_file(self, item: _File) -> Document | None:
+        try:
+            data = item.path.read_bytes()
+        except OSError as exc:
+            self._warn(f"{item.label}: skipped, cannot read it ({exc.strerror or exc})")
+            return None
+        try:
+            text, note = decode(data)
+        except InputError as exc:
+            self._warn(f"{item.label}: skipped, {exc}")
+            return None
+        if note:
+            self._warn(f"{item.label}: {note}")
+        markdown = item.path.suffix.lower() in MARKDOWN_SUFFIXES
+        return Document(id=self._doc_id(item), text=text, title=first_line_title(text, markdown=markdown))
+
+    def _read_jsonl(self, item: _File) -> Iterator[Document]:
+        try:
+            handle: IO[bytes] = item.path.open("rb")
+        except OSError as exc:
+            raise InputError(f"{item.label}: cannot read it ({exc.strerror or exc})") from None
+        with handle:
+            for lineno, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    yield parse_jsonl_line(raw, item.label, lineno)
+                except InputError as exc:
+                    if not self._skip_errors:
+                        raise
+                    self._warn(f"{exc} (skipped)")
+
+
+def parse_jsonl_line(raw: bytes, label: str, lineno: int) -> Document:
+    """One JSONL line → :class:`Document`, or :class:`InputError` naming the line."""
+    where = f"{label} line {lineno}"
+    hint = "fix the line, or pass --skip-errors to skip bad lines"
+    try:
+        record = json.loads(raw.decode("utf-8-sig").strip())
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: not valid UTF-8; {hint}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno}); {hint}") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: expected a JSON object with a \"text\" field, got {type(record).__name__}; {hint}")
+    text = record.get("text")
+    if text is None:
+        raise InputError(f"{where}: missing the \"text\" field; {hint}")
+    if not isinstance(text, str):
+        raise InputError(f"{where}: \"text\" must be a string, got {type(text).__name__}; {hint}")
+    doc_id = record.get("id")
+    if doc_id is None:
+        doc_id = f"{label}:{lineno}"
+    elif isinstance(doc_id, (str, int)) and not isinstance(doc_id, bool):
+        doc_id = str(doc_id)
+    else:
+        raise InputError(f"{where}: \"id\" must be a string or an integer, got {type(doc_id).__name__}; {hint}")
+    fields = {}
+    for key in ("title", "lang"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{where}: \"{key}\" must be a string, got {type(value).__name__}; {hint}")
+        fields[key] = value
+    return Document(
+        id=clean_text(doc_id), text=clean_text(text), title=clean_text(fields["title"] or ""), lang=fields["lang"] or None
+    )
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Bytes → text, plus a note when the encoding was not UTF-8.
+
+    UTF-8 (with or without a BOM) and UTF-16 with a BOM are read as such. Other
+    bytes are tried as Windows-1252, the usual encoding of older French text
+    files, and accepted only if the result looks like text. Binary data raises
+    :class:`InputError`.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "decoded as UTF-16"
+        except UnicodeDecodeError:
+            raise InputError("not valid UTF-16 despite its byte-order mark") from None
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        raise InputError("binary file (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InputError("neither UTF-8 nor Windows-1252 text; convert it to UTF-8") from None
+    if not _looks_like_text(text):
+        raise InputError("binary or unknown encoding; convert it to UTF-8")
+    return text, "not UTF-8: decoded as Windows-1252 (Latin-1)"
+
+
+def _looks_like_text(text: str) -> bool:
+    sample = text[:_SNIFF_BYTES]
+    if not sample:
+        return True
+    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\t\n\r\f")
+    letters = sum(1 for c in sample if c.isalpha())
+    return controls <= len(sample) * 0.01 and letters >= len(sample) * 0.3
+
+
+def first_line_title(text: str, *, markdown: bool = False) -> str:
+    """The title of a text file: its first non-blank line (without ``#`` in Markdown)."""
+    for line in text.splitlines():
+        line = line.strip()
+        if markdown:
+            line = line.lstrip("#").strip()
+        if line:
+            return line
+    return ""

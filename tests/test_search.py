@@ -1,0 +1,334 @@
+"""Searching the bundled article through the Python API: the behaviours users rely on."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import CORPUS, SEED_ID, doc, words
+
+from searchlib import (
+    Document,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexVersionError,
+    InputError,
+    NotAnIndexError,
+    QuerySyntaxError,
+    UnknownEntityTypeError,
+    UnknownLanguageError,
+    create_index,
+    open_index,
+)
+
+
+def marked(results) -> list[str]:
+    return [w for hit in results.hits for w in words(hit)]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("victimes", "victimes"),
+        ("victime", "victimes"),
+        ("exploiter", "exploités"),
+        ("exploités", "exploités"),
+        ("poursuivre", "poursuivant"),
+        ("poursuivre", "poursuivie"),
+        ("exploitées", "exploités"),  # never seen by the index: spaCy's lemmatizer bridges it
+    ],
+)
+def test_search_lemmas_match_every_form(seed_index, query, expected):
+    assert expected in marked(seed_index.search(query, limit=50))
+
+
+def test_search_singular_and_plural_find_the_same_passages(seed_index):
+    singular = {(h.doc_id, h.passage) for h in seed_index.search("victime", limit=50).hits}
+    plural = {(h.doc_id, h.passage) for h in seed_index.search("victimes", limit=50).hits}
+    assert singular == plural and len(singular) == 4
+
+
+@pytest.mark.parametrize("query", ["l'impunité", "l’impunité", "lʼimpunité", "impunité", "impunite"])
+def test_search_elision_and_accents_mark_only_the_word(seed_index, query):
+    results = seed_index.search(query)
+    assert results.total == 3
+    for hit in results.hits:
+        [(start, end)] = hit.matches
+        assert hit.text[start:end] == "impunité"
+        assert hit.text[start - 2 : start] == "l’"
+
+
+def test_search_accents_are_optional(seed_index):
+    hit = seed_index.search("etre humain").hits[0]
+    assert words(hit) == ["êtres", "humains"]
+
+
+def test_search_typed_accents_rank_exact_words_first(empty_index):
+    empty_index.add(
+        [
+            doc("lisbonne", "Le traité de Lisbonne a été signé en 2007."),
+            doc("crime", "La traite des êtres humains est un crime."),
+        ]
+    )
+    accented = empty_index.search("traité")
+    assert [h.doc_id for h in accented.hits] == ["lisbonne", "crime"]
+    assert accented.hits[0].score > accented.hits[1].score
+    assert words(accented.hits[0]) == ["traité"]
+
+
+def test_search_a_word_lemmatized_in_context_is_found_as_written(empty_index, analyzer):
+    # Alone, "traité" is lemmatized as the verb "traiter"; in the sentence it
+    # is the noun. The query goes through the index's lexicon, so it finds it.
+    assert analyzer.word_terms("traité")[0] == "traiter"
+    empty_index.add([doc("lisbonne", "Le traité de Lisbonne a été signé en 2007.")])
+    assert words(empty_index.search("traité").hits[0]) == ["traité"]
+
+
+def test_search_function_words_are_chosen_in_context(empty_index):
+    empty_index.add([doc("ete", "Pendant l'été 2019, les victimes ont été nombreuses.")])
+    results = empty_index.search("été")
+    assert results.total == 1
+    # The noun is marked; the auxiliary of "ont été" is not.
+    assert results.hits[0].matches == ((10, 13),)
+
+
+def test_search_a_query_of_function_words_finds_nothing(seed_index):
+    results = seed_index.search("de la des")
+    assert (results.total, results.hits, results.suggestion) == (0, (), None)
+
+
+@pytest.mark.parametrize(("query", "expected"), [("2015", ["2015"]), ("1 personne poursuivie", ["1", "personne", "poursuivie"])])
+def test_search_numbers_and_stop_listed_nouns_are_findable(seed_index, query, expected):
+    assert words(seed_index.search(query).hits[0]) == expected
+
+
+def test_search_phrase_marks_the_phrase_and_its_function_words(seed_index):
+    results = seed_index.search('"Convention de Palerme"')
+    assert results.total == 1
+    hit = results.hits[0]
+    assert words(hit) == ["Convention", "de", "Palerme"]
+    assert hit.text[hit.matches[0][0] : hit.matches[-1][1]] == "Convention de Palerme"
+
+
+def test_search_phrase_words_out_of_order_do_not_match(seed_index):
+    assert seed_index.search('"Palerme Convention"').total == 0
+
+
+def test_search_not_excludes_passages(seed_index):
+    results = seed_index.search("traite NOT humains", limit=50)
+    assert results.total > 0
+    for hit in results.hits:
+        assert "humains" not in hit.text
+        assert "traite" in words(hit)
+
+
+def test_search_and_requires_every_word(seed_index):
+    both = seed_index.search("victimes AND protéger", limit=50)
+    either = seed_index.search("victimes protéger", limit=50)
+    assert 1 <= both.total < either.total
+    for hit in both.hits:
+        assert {"victimes", "protéger"} <= set(words(hit))
+
+
+def test_search_fuzzy_and_prefix(seed_index):
+    assert "prostitution" in marked(seed_index.search("prostitusion~"))
+    assert {"prostitution", "prostitués"} <= set(marked(seed_index.search("prostit*")))
+
+
+@pytest.mark.parametrize(
+    ("query", "suggestion"),
+    [("prostitusion", "prostitution"), ("victimes prostitusion", "victimes prostitution"), ("exploiter", None)],
+)
+def test_search_did_you_mean(seed_index, query, suggestion):
+    assert seed_index.search(query).suggestion == suggestion
+
+
+def test_search_entity_filters(seed_index):
+    by_text = seed_index.search("traite", entity="osce", limit=50)
+    assert by_text.total >= 1
+    for hit in by_text.hits:
+        assert any(e.text == "OSCE" for e in hit.entities)
+        assert "OSCE" in words(hit)
+    in_query = seed_index.search("traite AND entity:OSCE", limit=50)
+    assert {(h.doc_id, h.passage) for h in in_query.hits} == {(h.doc_id, h.passage) for h in by_text.hits}
+    by_type = seed_index.search("traite", entity_type="ORG", limit=50)
+    assert by_type.total >= by_text.total
+    for hit in by_type.hits:
+        assert any(e.label == "ORG" for e in hit.entities)
+
+
+def test_search_entity_phrase_in_query(seed_index):
+    hit = seed_index.search('entity:"Convention de Palerme"').hits[0]
+    assert words(hit) == ["Convention", "de", "Palerme"]
+
+
+def test_search_unknown_entity_type_is_an_error(seed_index):
+    with pytest.raises(UnknownEntityTypeError) as info:
+        seed_index.search("traite", entity_type="PERSON")
+    assert str(info.value) == "unknown entity type 'PERSON'; use one of: PER, ORG, LOC, MISC"
+
+
+def test_search_per_doc_keeps_the_best_passage_of_each_document(seed_copy):
+    seed_copy.add([doc("note", "Les victimes de la traite doivent être protégées. Les victimes ont des droits.")])
+    passages = seed_copy.search("victimes", limit=50)
+    per_doc = seed_copy.search("victimes", per_doc=True, limit=50)
+    assert per_doc.total == 2
+    assert sorted(h.doc_id for h in per_doc.hits) == ["000_5730bd4df953f932.txt", "note"]
+    best = {}
+    for hit in passages.hits:
+        best.setdefault(hit.doc_id, hit)
+    assert {(h.doc_id, h.passage) for h in per_doc.hits} == {(h.doc_id, h.passage) for h in best.values()}
+
+
+def test_search_reindexing_replaces_and_never_duplicates(seed_copy):
+    before = seed_copy.info()
+    report = seed_copy.add([CORPUS])
+    assert (report.documents, report.unchanged) == (0, 1)
+    seed_copy.add([Document(id=SEED_ID, text="Un texte entièrement nouveau sur la traite.")])
+    after = seed_copy.info()
+    assert (after.documents, after.passages) == (1, 1)
+    assert before.passages > 1
+    assert seed_copy.search("impunité").total == 0
+    hits = seed_copy.search("traite").hits
+    assert [(h.doc_id, h.passage) for h in hits] == [(SEED_ID, 0)]
+
+
+def test_search_delete_removes_a_document(seed_copy):
+    assert seed_copy.delete([SEED_ID]) == 1
+    assert seed_copy.info().documents == 0
+    assert seed_copy.search("traite").total == 0
+    assert seed_copy.delete([SEED_ID]) == 0
+
+
+def test_search_offsets_place_the_passage_in_the_document(seed_index, seed_text):
+    for hit in seed_index.search("traite", limit=50).hits:
+        assert seed_text[hit.start : hit.end] == hit.text
+
+
+def test_search_highlight_is_escaped_html(empty_index):
+    empty_index.add([doc("html", "Le <b>trafic</b> & la traite.")])
+    hit = empty_index.search("traite").hits[0]
+    assert hit.highlight == "Le &lt;b&gt;trafic&lt;/b&gt; &amp; la <mark>traite</mark>."
+
+
+def test_search_entities_facets(seed_index):
+    facets = seed_index.entities()
+    assert facets[0].text == "OSCE" and facets[0].label == "ORG" and facets[0].passages == 4
+    assert all(f.label == "LOC" for f in seed_index.entities(label="loc"))
+    assert [f.passages for f in facets] == sorted((f.passages for f in facets), reverse=True)
+
+
+def test_search_info(seed_index):
+    info = seed_index.info()
+    assert (info.documents, info.languages, info.schema_version) == (1, {"fr": info.passages}, 1)
+    assert info.passages == 24
+
+
+def test_search_malformed_jsonl_commits_nothing(seed_copy, tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"id": "a", "text": "Alpha."}\n{"id": "b", "text": "Bêta."}\n{"id": "c"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"docs.jsonl line 3: invalid JSON"):
+        seed_copy.add([path])
+    assert seed_copy.info().documents == 1
+    assert seed_copy.search("alpha").total == 0
+
+
+def test_search_unknown_language_fails_before_any_write(seed_copy, tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"id": "a", "text": "Alpha."}\n{"id": "b", "text": "Beta.", "lang": "xx"}\n', encoding="utf-8")
+    with pytest.raises(UnknownLanguageError, match="unknown language 'xx'"):
+        seed_copy.add([path])
+    assert seed_copy.info().documents == 1
+
+
+def test_search_empty_documents_are_skipped_and_counted(empty_index):
+    report = empty_index.add([doc("blank", "  \n\t "), doc("ok", "Un texte.")])
+    assert (report.documents, report.empty) == (1, 1)
+    assert report.warnings == ("blank: skipped, no text",)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('"Convention de Palerme', 'unbalanced quote: a phrase opened with " is never closed; add the closing "'),
+        ("(traite OR victimes", "unbalanced parenthesis: a ( is never closed; add the )"),
+        ("traite)", "unbalanced parenthesis: a ) has no matching (; remove it or add the ("),
+        ("NOT", "NOT needs a term after it, as in: traite NOT personnes"),
+        ("traite AND", "AND needs a term after it; search for the word in lowercase, e.g. and"),
+        ("OR traite", "OR needs a term before it; search for the word in lowercase, e.g. or"),
+        ("auteur:Dupont", "unknown field 'auteur' in 'auteur:Dupont'; known fields: text, title, entity, type, lang, doc"),
+        ("entity:", "'entity:' has no value; write it as entity:word or entity:\"some words\""),
+        ("()", "empty parentheses (); put a term inside or remove them"),
+        ("traite " * 200, "the query is 1,400 characters long; the limit is 1,000. Shorten it"),
+    ],
+)
+def test_search_bad_query_syntax_is_a_clear_error(seed_index, query, message):
+    with pytest.raises(QuerySyntaxError) as info:
+        seed_index.search(query)
+    assert str(info.value) == message
+
+
+def test_search_times_and_field_like_text_are_not_fields(seed_index):
+    assert seed_index.search("12:30").total == 0
+
+
+def test_search_missing_index(tmp_path):
+    with pytest.raises(IndexNotFoundError) as info:
+        open_index(tmp_path / "nope")
+    assert str(info.value) == f"no index at {tmp_path / 'nope'}; build one with: searchlib index [PATH...] --index {tmp_path / 'nope'}"
+
+
+def test_search_a_folder_that_is_not_an_index(tmp_path):
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(NotAnIndexError, match="is not a searchlib index"):
+        open_index(tmp_path)
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "x"
+
+
+def test_search_another_schema_version_is_refused_untouched(seed_copy):
+    meta = seed_copy.path / "searchlib.json"
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    data["schema_version"] = 0
+    meta.write_text(json.dumps(data), encoding="utf-8")
+    files = sorted(p.name for p in seed_copy.path.iterdir())
+    with pytest.raises(IndexVersionError) as info:
+        open_index(seed_copy.path)
+    assert "has schema version 0" in str(info.value) and "rebuild it" in str(info.value)
+    assert sorted(p.name for p in seed_copy.path.iterdir()) == files
+
+
+def test_search_a_locked_index_names_its_holder(seed_copy):
+    holder = textwrap.dedent(
+        f"""
+        import sys
+        from searchlib import open_index
+        index = open_index({str(seed_copy.path)!r})
+        with index._write_lock(0):
+            print("locked", flush=True)
+            sys.stdin.readline()
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(IndexLockedError) as info:
+            seed_copy.add([doc("x", "Texte.")], wait=0.3)
+        message = str(info.value)
+        assert f"is being written by process {proc.pid}" in message
+        assert "waited 0.3s. Wait for it to finish, or retry with a longer --wait" in message
+    finally:
+        proc.communicate("\n", timeout=30)
+    assert seed_copy.add([doc("x", "Texte.")], wait=5).documents == 1
+
+
+def test_search_a_lock_left_by_a_killed_process_is_recovered(seed_copy):
+    holder = f"from searchlib import open_index\nimport os, signal\nwith open_index({str(seed_copy.path)!r})._write_lock(0):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    assert subprocess.run([sys.executable, "-c", holder]).returncode == -9
+    assert seed_copy.add([doc("x", "Texte.")], wait=0).documents == 1
+
+
+def test_search_create_refuses_a_folder_with_other_files(tmp_path):
+    (tmp_path / "keep.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(NotAnIndexError, match="is not empty and is not a searchlib index"):
+        create_index(tmp_path)
