@@ -22,7 +22,7 @@ Data flows one way, one module per stage::
 
 __version__ = "0.1.0"
 
-from .errors import (  # noqa: E402
+from .errors import (
     IndexCorruptError,
     IndexLockedError,
     IndexNotFoundError,
@@ -35,7 +35,7 @@ from .errors import (  # noqa: E402
     UnknownEntityTypeError,
     UnknownLanguageError,
 )
-from .index import (  # noqa: E402
+from .index import (
     AddReport,
     EntityCount,
     EntityMention,
@@ -47,7 +47,7 @@ from .index import (  # noqa: E402
     create_index,
     open_index,
 )
-from .sources import Document  # noqa: E402
+from .sources import Document
 
 __all__ = [
     "AddReport",

@@ -29,7 +29,6 @@ from .index import (
     SearchResults,
     bundled_corpus,
     default_index_path,
-    index_exists,
     open_index,
 )
 
@@ -173,7 +172,8 @@ def _open_for_reading(index_path: Path | None) -> Index:
     except IndexNotFoundError:
         pass
     corpus = bundled_corpus()
-    click.echo(f"No index at {path}: building it from the bundled corpus ({corpus})…", err=True)
+    shown = path if path.is_absolute() or str(path).startswith(".") else f"./{path}"
+    click.echo(f"No index at {shown}: building it from the bundled corpus ({corpus})…", err=True)
     idx = open_index(path, create=True)
     report = idx.add([corpus], on_warning=_warning)
     click.echo(_summary(report, idx), err=True)

@@ -22,6 +22,7 @@ from whoosh.searching import Searcher
 
 from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
 from .schema import entity_key
+import itertools
 
 Span = tuple[int, int]
 # A word between two words of a phrase, but not an elided article ("l" of "l’").
@@ -122,7 +123,7 @@ def _phrase_spans(found: dict[tuple[str, str], list[Occurrence]], leaf: PhraseLe
             if leaf.slop <= 1:
                 # An exact phrase: the function words inside it ("de" in
                 # "Convention de Palerme") were typed too, so mark them.
-                for (_, gap_start), (gap_end, _) in zip(words, words[1:]):
+                for (_, gap_start), (gap_end, _) in itertools.pairwise(words):
                     spans.update(m.span() for m in _GAP_WORD.finditer(text, gap_start, gap_end))
     return spans
 

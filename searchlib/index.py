@@ -19,7 +19,7 @@ import sysconfig
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,10 @@ from .errors import (
 )
 from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
-from .query import EntityLeaf, QueryCompiler, Require, check_entity_type
+from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
 from .sources import Document, Source, SourceSet
+from .whoosh_fixes import Codec, Require
 
 ENV_INDEX = "SEARCHLIB_INDEX"
 DEFAULT_INDEX = "index"
@@ -254,10 +255,10 @@ def _is_empty_dir(path: Path) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _analyzer(language: Language) -> Analyzer:
     # One per language per process: loading a spaCy pipeline takes seconds.
     return Analyzer(language)
@@ -328,7 +329,7 @@ class Index:
         forced = get_language(lang) if lang else None
         if isinstance(sources, (str, os.PathLike, Document)):
             sources = [sources]
-        counts = dict(documents=0, passages=0, words=0, unchanged=0, empty=0)
+        counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0}
         with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
             source_set.validate(check=lambda doc: self._language_of(doc, forced))
             with self._write_lock(wait):
@@ -412,7 +413,7 @@ class Index:
 
     def _writer(self, wait: float) -> Any:
         try:
-            return self._ix.writer(timeout=wait, limitmb=128)
+            return self._ix.writer(timeout=wait, limitmb=128, codec=Codec())
         except windex.LockError:
             raise IndexLockedError(
                 f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "

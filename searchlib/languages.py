@@ -101,7 +101,7 @@ def get_language(name: str) -> Language:
     return lang
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stop_words(code: str) -> frozenset[str]:
     module = importlib.import_module(f"spacy.lang.{code}.stop_words")
     return frozenset(module.STOP_WORDS)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import spacy
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_pipeline(language: Language) -> spacy.language.Language:
     """The spaCy pipeline for ``language``, with the components searchlib uses.
 

@@ -25,13 +25,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Union
 
 from whoosh import fields as wfields
 from whoosh import qparser
 from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
-from whoosh.matching import RequireMatcher
 from whoosh.reading import IndexReader
 
 from .errors import QuerySyntaxError, UnknownEntityTypeError
@@ -48,6 +47,7 @@ from .schema import (
     title_lemma_field,
 )
 from .text import fold, normalize_apostrophes, normalize_term
+from .whoosh_fixes import DisjunctionMax, Require
 
 MAX_QUERY_CHARS = 1_000
 #: Fields a user may name in a query, and what each searches.
@@ -68,8 +68,12 @@ FOLDED_WEIGHT = 0.6
 
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _BINARY = _OPERATORS - {"NOT"}
-_FIELD_PREFIX = re.compile(r"([^\W\d]\w*):(.*)", re.S)
-_WORD = r"\w+(?:['\-]\w+)*"
+_INNER_PUNCT = re.compile(r"[^\w]+")
+_FIELD_PREFIX = re.compile(r"([^\W\d]\w*):(.*)", re.DOTALL)
+# A query word is a run of non-space characters from its first to its last
+# letter or digit: "31/07/2020", "l'impunité" and "2019-2021" stay whole, so
+# that they can be looked up in the lexicon exactly as spaCy saw them.
+_WORD = r"\w(?:\S*\w)?"
 
 
 @dataclass(frozen=True)
@@ -403,13 +407,14 @@ class QueryCompiler:
         return self._cache[key]
 
     def _parts(self, word: str, lang: Language) -> list[str]:
+        """Split a typed word the way spaCy split it in documents: whole if the lexicon knows it."""
         word = normalize_term(word)
-        if self._lex_entries(word, lang) or "'" not in word and "-" not in word:
+        if self._lex_entries(word, lang) or not _INNER_PUNCT.search(word):
             return [word]
         stripped = lang.strip_elision(word)
-        if stripped != word and (self._lex_entries(stripped, lang) or not re.search(r"['\-]", stripped)):
+        if stripped != word and (self._lex_entries(stripped, lang) or not _INNER_PUNCT.search(stripped)):
             return [stripped]
-        return [p for p in re.split(r"['\-]", stripped) if p]
+        return [p for p in _INNER_PUNCT.split(stripped) if p]
 
     def _expand_part(self, word: str, lang: Language) -> _Expansion | None:
         entries = self._lex_entries(word, lang)
@@ -439,7 +444,7 @@ class QueryCompiler:
         prefix = fold(word) + "\x1f"
         entries = []
         for btext in self.reader.expand_prefix(lex_field(lang.code), prefix):
-            folded, surface, lemma = parse_lex_term(btext.decode("utf-8"))
+            _folded, surface, lemma = parse_lex_term(btext.decode("utf-8"))
             entries.append((surface, lemma))
         return entries
 
@@ -486,26 +491,6 @@ def check_entity_type(value: str) -> str:
     return label
 
 
-class _RequireMatcher(RequireMatcher):
-    # whoosh3 3.54's RequireMatcher.skip_to_quality resynchronizes its two
-    # sub-matchers even when they already agree, and trips an assertion;
-    # top-N pruning calls it on any query with a Require inside.
-    def skip_to_quality(self, minquality: float) -> int:
-        skipped = self.a.skip_to_quality(minquality)
-        if self.a.is_active() and self.b.is_active() and self.a.id() != self.b.id():
-            self.child._find_next()
-        return skipped
-
-
-class Require(wq.Require):
-    """:class:`whoosh.query.Require` (filter ``a`` by ``b``, score by ``a``), with the fix above."""
-
-    def matcher(self, searcher: Any, context: Any = None) -> _RequireMatcher:
-        scored = self.a.matcher(searcher, context)
-        required = self.b.matcher(searcher, searcher.boolean_context())
-        return _RequireMatcher(scored, required)
-
-
 def _any(queries: Sequence[wq.Query]) -> wq.Query:
     return queries[0] if len(queries) == 1 else wq.Or(list(queries))
 
@@ -527,7 +512,7 @@ def _word_query(e: _Expansion, exact_field: str, fold_field_: str, weight: float
         return _boosted(subs[0], weight)
     # A word indexed under two lemmas ("exploités": exploité, exploiter)
     # matches twice at one position; count it once.
-    return wq.DisjunctionMax(subs, boost=weight)
+    return DisjunctionMax(subs, boost=weight)
 
 
 def _phrase_query(slots: Sequence[_Expansion], fold_field_: str, weight: float, slop: int) -> wq.Query:

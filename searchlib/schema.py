@@ -165,7 +165,10 @@ def _postings(tokens: Sequence[Token], *, chars: bool) -> tuple[list[tuple[str, 
 
 
 def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], set[str]]:
-    lex = {lex_term(token.surface, term) for token in tokens for term in token.terms}
+    # Only the contextual lemma goes into the lexicon. The extra terms (the
+    # verb of a participle) are indexed so that the verb finds the word, but a
+    # query for the word itself should not fan out to every form of the verb.
+    lex = {lex_term(token.surface, token.terms[0]) for token in tokens}
     lex.update(lex_term(surface, "") for surface in stops)
     surfaces = {token.surface for token in tokens}
     return lex, surfaces

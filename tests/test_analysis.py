@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchlib import analysis
-from searchlib.analysis import MAX_PASSAGE_CHARS, MAX_PASSAGE_SENTENCES, split_units
+from searchlib.analysis import MAX_PASSAGE_CHARS, split_units
 from searchlib.sources import Document
 
 

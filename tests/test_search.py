@@ -332,3 +332,13 @@ def test_search_create_refuses_a_folder_with_other_files(tmp_path):
     (tmp_path / "keep.txt").write_text("x", encoding="utf-8")
     with pytest.raises(NotAnIndexError, match="is not empty and is not a searchlib index"):
         create_index(tmp_path)
+
+
+def test_search_seeding_random_never_clobbers_a_segment(empty_index):
+    import random
+
+    for i in range(3):
+        random.seed(0)  # Whoosh alone would name each new segment the same
+        empty_index.add([doc(f"d{i}", f"Le texte numéro {i} parle de la traite.")])
+    assert empty_index.info().documents == 3
+    assert empty_index.search("traite").total == 3

@@ -1,0 +1,76 @@
+"""Drop-in replacements for the few whoosh3 3.54.0 pieces that misbehave.
+
+Each class fixes one bug found while building searchlib, and each has a test
+in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
+
+* :class:`DisjunctionMax`: the upstream matcher scores a document with the
+  best score of *any* sub-matcher, even one positioned on another document.
+* :class:`Require`: the upstream matcher's ``skip_to_quality`` trips an
+  assertion when its sub-matchers already agree, which top-N pruning hits.
+* :class:`Codec`: upstream names new segments with the seedable ``random``
+  module, so a program that seeds it reuses a segment name and clobbers it.
+
+Also avoided rather than replaced: ``searcher.search(filter=..., collapse=...)``
+silently drops the collapsing; searchlib filters with :class:`Require`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from whoosh import matching
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3Codec, W3Segment
+from whoosh.util import IDCHARS
+
+
+class _DisjunctionMaxMatcher(matching.DisjunctionMaxMatcher):
+    def score(self) -> float:
+        current = self.id()
+        scores = [m.score() for m in (self.a, self.b) if m.is_active() and m.id() == current]
+        return max(scores)
+
+    def weight(self) -> float:
+        current = self.id()
+        return max(m.weight() for m in (self.a, self.b) if m.is_active() and m.id() == current)
+
+
+class DisjunctionMax(wq.DisjunctionMax):
+    """Match any subquery; score a document by its best-scoring subquery."""
+
+    def _matcher(self, subs: Any, searcher: Any, context: Any) -> Any:
+        reader = searcher.reader()
+        return self._tree_matcher(
+            subs, _DisjunctionMaxMatcher, searcher, context, lambda q: q.estimate_size(reader), tiebreak=self.tiebreak
+        )
+
+
+class _RequireMatcher(matching.RequireMatcher):
+    def skip_to_quality(self, minquality: float) -> int:
+        skipped = self.a.skip_to_quality(minquality)
+        if self.a.is_active() and self.b.is_active() and self.a.id() != self.b.id():
+            self.child._find_next()
+        return skipped
+
+
+class Require(wq.Require):
+    """Match documents of ``a`` that ``b`` also matches, scored by ``a`` alone."""
+
+    def matcher(self, searcher: Any, context: Any = None) -> _RequireMatcher:
+        scored = self.a.matcher(searcher, context)
+        required = self.b.matcher(searcher, searcher.boolean_context())
+        return _RequireMatcher(scored, required)
+
+
+class _Segment(W3Segment):
+    @classmethod
+    def _random_id(cls, size: int = 16) -> str:
+        return "".join(secrets.choice(IDCHARS) for _ in range(size))
+
+
+class Codec(W3Codec):
+    """Whoosh's default codec, naming new segments from the OS's entropy."""
+
+    def new_segment(self, storage: Any, indexname: str) -> _Segment:
+        return _Segment(self, indexname)

@@ -1,0 +1,181 @@
+"""The command line: exact JSON keys, exit codes and error lines (CliRunner, real index)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from searchlib import __version__
+from searchlib import cli as cli_module
+from searchlib.cli import main
+
+HIT_KEYS = ["rank", "score", "doc_id", "passage", "title", "lang", "text", "start", "end", "matches", "highlight", "entities"]
+
+
+@pytest.fixture()
+def run():
+    runner = CliRunner()
+
+    def invoke(*args, **kw):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False, **kw)
+
+    return invoke
+
+
+def test_cli_search_json_is_exactly_one_object_with_the_contract_keys(run, seed_index):
+    result = run("search", "exploiter", "--index", seed_index.path, "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert list(data) == ["query", "total", "suggestion", "hits"]
+    assert (data["query"], data["total"], data["suggestion"]) == ("exploiter", 1, None)
+    [hit] = data["hits"]
+    assert list(hit) == HIT_KEYS
+    assert all(list(e) == ["text", "label"] for e in hit["entities"])
+    [[start, end]] = hit["matches"]
+    assert hit["text"][start:end] == "exploités"
+    assert "<mark>exploités</mark>" in hit["highlight"]
+    assert isinstance(hit["score"], float) and hit["rank"] == 1
+
+
+def test_cli_search_json_with_no_hits_and_a_suggestion(run, seed_index):
+    result = run("search", "prostitusion", "--index", seed_index.path, "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"query": "prostitusion", "total": 0, "suggestion": "prostitution", "hits": []}
+
+
+def test_cli_search_text_marks_words_plainly_when_piped(run, seed_index):
+    result = run("search", "l’impunité", "--index", seed_index.path, "-n", "1")
+    assert result.exit_code == 0
+    assert "« Mettre fin à l’**impunité** : rendre la Justice" in result.stdout
+    assert "\x1b[" not in result.stdout
+    assert result.stdout.rstrip().endswith("1 of 3 matching passages shown.")
+
+
+def test_cli_search_colours_on_a_terminal_unless_no_color(monkeypatch):
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(cli_module.sys, "stdout", Terminal())
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert cli_module._use_color() is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli_module._use_color() is False
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", '"Convention de', "--index", "{index}"],
+         'Error: unbalanced quote: a phrase opened with " is never closed; add the closing "\n'),
+        (["search", "traite", "--entity-type", "PERSON", "--index", "{index}"],
+         "Error: unknown entity type 'PERSON'; use one of: PER, ORG, LOC, MISC\n"),
+        (["search", "traite", "--lang", "xx", "--index", "{index}"],
+         "Error: unknown language 'xx'; supported languages: fr (French)\n"),
+        (["search", "traite", "--index", "{missing}"],
+         "Error: no index at {missing}; build one with: searchlib index [PATH...] --index {missing}\n"),
+        (["info", "--index", "{missing}"],
+         "Error: no index at {missing}; build one with: searchlib index [PATH...] --index {missing}\n"),
+        (["index", "{missing}/nothing.txt", "--index", "{fresh}"],
+         "Error: {missing}/nothing.txt: no such file or directory\n"),
+    ],
+)
+def test_cli_user_errors_are_one_line_and_exit_1(run, seed_index, tmp_path, args, message):
+    values = {"index": seed_index.path, "missing": tmp_path / "missing", "fresh": tmp_path / "fresh"}
+    result = run(*[a.format(**values) for a in args])
+    assert result.exit_code == 1
+    assert result.stderr == message.format(**values)
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [["search"], ["search", "x", "--limit", "0"], ["nope"], ["search", "x", "--format", "xml"]])
+def test_cli_usage_errors_exit_2(run, args):
+    assert run(*args).exit_code == 2
+
+
+def test_cli_first_search_builds_the_default_index_and_says_so(run, cwd):
+    first = run("search", "exploiter")
+    assert first.exit_code == 0
+    assert first.stderr.startswith("No index at ./index: building it from the bundled corpus (")
+    assert "Indexed 1 documents (24 passages)" in first.stderr
+    assert "**exploités**" in first.stdout
+    assert (cwd / "index" / "searchlib.json").is_file()
+    second = run("search", "exploiter")
+    assert (second.exit_code, second.stderr) == (0, "")
+    assert second.stdout == first.stdout
+
+
+def test_cli_first_search_in_a_checkout_style_index_folder(run, cwd):
+    (cwd / "index").mkdir()
+    (cwd / "index" / ".gitignore").write_text("*\n!.gitignore\n")
+    result = run("search", "victimes")
+    assert result.exit_code == 0
+    assert "**victimes**" in result.stdout
+
+
+def test_cli_environment_names_the_index(run, cwd, monkeypatch, seed_index):
+    monkeypatch.setenv("SEARCHLIB_INDEX", str(seed_index.path))
+    result = run("search", "osce", "--format", "json")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["total"] == 4
+
+
+def test_cli_index_defaults_to_the_bundled_corpus_and_summarizes(run, tmp_path):
+    result = run("index", "--index", tmp_path / "ix")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    again = run("index", "--index", tmp_path / "ix")
+    assert again.stdout.startswith("Indexed 0 documents (0 passages), 1 unchanged in ")
+    quiet = run("index", "--index", tmp_path / "ix", "--quiet")
+    assert quiet.stdout == ""
+
+
+def test_cli_index_reads_standard_input(run, tmp_path):
+    result = run("index", "-", "--index", tmp_path / "ix", input='{"id": "n", "text": "La traite des êtres humains."}\n')
+    assert result.exit_code == 0
+    found = run("search", "humain", "--index", tmp_path / "ix", "--format", "json")
+    assert json.loads(found.stdout)["hits"][0]["doc_id"] == "n"
+
+
+def test_cli_index_warns_about_binary_files_and_goes_on(run, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("La traite.", encoding="utf-8")
+    (folder / "b.bin").write_bytes(b"\x00\x01\x02")
+    result = run("index", folder, "--index", tmp_path / "ix")
+    assert result.exit_code == 0
+    assert result.stderr == f"Warning: {folder / 'b.bin'}: skipped, binary file (it contains NUL bytes)\n"
+    assert result.stdout.startswith("Indexed 1 documents (1 passages)")
+
+
+def test_cli_entities_json(run, seed_index):
+    result = run("entities", "--index", seed_index.path, "--type", "ORG", "--format", "json", "-n", "2")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert list(data) == ["entities"]
+    assert data["entities"][0] == {"text": "OSCE", "label": "ORG", "passages": 4}
+    assert len(data["entities"]) == 2
+
+
+def test_cli_entities_text(run, seed_index):
+    result = run("entities", "--index", seed_index.path, "-n", "1")
+    assert result.stdout == "     4  ORG   OSCE\n"
+
+
+def test_cli_info_json(run, seed_index):
+    result = run("info", "--index", seed_index.path, "--format", "json")
+    data = json.loads(result.stdout)
+    assert list(data) == ["path", "documents", "passages", "languages", "size_bytes", "schema_version", "searchlib_version"]
+    assert (data["documents"], data["passages"], data["languages"]) == (1, 24, {"fr": 24})
+
+
+def test_cli_version(run):
+    result = run("--version")
+    assert result.stdout == f"searchlib, version {__version__}\n"
+
+
+@pytest.mark.parametrize("command", [[], ["index"], ["search"], ["entities"], ["info"]])
+def test_cli_every_command_has_help(run, command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: ")

@@ -1,0 +1,52 @@
+"""Query analysis agrees with document analysis: every indexed word finds itself."""
+
+import pytest
+from conftest import SEED_ID
+
+from searchlib.text import fold
+
+# Characters of the query language: a word holding one is not typed as is.
+SYNTAX = set('*?~^:"()')
+
+
+def indexed_words(seed_analyzed):
+    """Every indexed word of the article as written, with where it is."""
+    seen = {}
+    for passage in seed_analyzed.passages:
+        for token in passage.tokens:
+            written = passage.text[token.start : token.end]
+            seen.setdefault(written, []).append((passage.number, (token.start, token.end)))
+    return seen
+
+
+def test_query_every_indexed_word_finds_and_marks_itself(seed_index, seed_analyzed):
+    words = indexed_words(seed_analyzed)
+    typed = {w: places for w, places in words.items() if not SYNTAX & set(w)}
+    assert len(typed) > 200 and len(words) - len(typed) <= 2
+    failures = []
+    for written, places in typed.items():
+        results = seed_index.search(written, limit=100)
+        marked = {(h.passage, m) for h in results.hits if h.doc_id == SEED_ID for m in h.matches}
+        missing = [place for place in places if place not in marked]
+        if missing:
+            failures.append((written, missing))
+    assert failures == []
+
+
+def test_query_every_indexed_word_typed_without_accents_finds_itself(seed_index, seed_analyzed):
+    failures = []
+    for written, places in indexed_words(seed_analyzed).items():
+        if SYNTAX & set(written) or fold(written) == written.lower():
+            continue
+        results = seed_index.search(fold(written), limit=100)
+        marked = {(h.passage, m) for h in results.hits for m in h.matches}
+        if any(place not in marked for place in places):
+            failures.append(written)
+    assert failures == []
+
+
+@pytest.mark.parametrize("query", ["31/07/2020", "2019-2021", "États participants", "l’OSCE", "d’exploitation"])
+def test_query_words_with_inner_punctuation(seed_index, query):
+    results = seed_index.search(query)
+    assert results.total >= 1
+    assert all(hit.matches for hit in results.hits[:1])

@@ -1,0 +1,75 @@
+"""Each whoosh3 3.54.0 bug that searchlib works around, shown upstream and fixed here.
+
+If an upstream test here starts failing after a whoosh3 upgrade, the bug is
+fixed upstream and the workaround in searchlib/whoosh_fixes.py can go.
+"""
+
+import random
+
+import pytest
+from whoosh import fields, index
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import W3Codec
+
+from searchlib.whoosh_fixes import Codec, DisjunctionMax, Require
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory):
+    schema = fields.Schema(body=fields.TEXT(), kind=fields.ID(stored=True), group=fields.ID(stored=True, sortable=True))
+    ix = index.create_in(str(tmp_path_factory.mktemp("whoosh")), schema)
+    writer = ix.writer()
+    rnd = random.Random(1)
+    for i in range(2000):
+        text = " ".join(rnd.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(rnd.randint(1, 30)))
+        writer.add_document(body=text, kind="p", group=str(i % 7))
+    writer.add_document(body="rare", kind="p", group="x")
+    writer.commit()
+    with ix.searcher() as s:
+        yield s
+
+
+def scores(searcher, q, limit=None):
+    return {hit.docnum: hit.score for hit in searcher.search(q, limit=limit)}
+
+
+def test_whoosh_fixes_dismax_scores_each_document_by_its_own_best_match(searcher):
+    alone = scores(searcher, wq.Term("body", "alpha"))
+    mixed = scores(searcher, DisjunctionMax([wq.Term("body", "alpha"), wq.Term("body", "rare")]))
+    rare_doc = max(mixed)
+    assert mixed.pop(rare_doc) == pytest.approx(scores(searcher, wq.Term("body", "rare"))[rare_doc])
+    assert mixed == pytest.approx(alone)
+
+
+def test_whoosh_fixes_upstream_dismax_gives_other_documents_the_rare_score(searcher):
+    upstream = scores(searcher, wq.DisjunctionMax([wq.Term("body", "alpha"), wq.Term("body", "rare")]))
+    assert len({round(s, 6) for s in upstream.values()}) == 1  # every doc gets the same (wrong) score
+
+
+def test_whoosh_fixes_require_survives_top_n_pruning(searcher):
+    q = wq.Or([wq.Term("body", "alpha"), wq.Term("body", "beta")])
+    top = searcher.search(Require(q, wq.Term("kind", "p")), limit=3)
+    full = sorted(scores(searcher, q).values(), reverse=True)[:3]
+    assert [h.score for h in top] == pytest.approx(full)
+    with pytest.raises(AssertionError):
+        searcher.search(wq.Require(q, wq.Term("kind", "p")), limit=3)
+
+
+def test_whoosh_fixes_collapse_works_with_require_not_with_filter(searcher):
+    q = wq.Term("body", "gamma")
+    with_require = searcher.search(Require(q, wq.Term("kind", "p")), limit=20, collapse="group")
+    assert len({hit["group"] for hit in with_require}) == len(list(with_require)) == 7
+    with_filter = searcher.search(q, limit=20, filter=wq.Term("kind", "p"), collapse="group")
+    assert len(list(with_filter)) == 20  # upstream: collapsing silently dropped
+
+
+def test_whoosh_fixes_segment_names_ignore_a_seeded_random():
+    random.seed(0)
+    ours_1 = Codec().new_segment(None, "MAIN").segid
+    random.seed(0)
+    ours_2 = Codec().new_segment(None, "MAIN").segid
+    assert ours_1 != ours_2
+    random.seed(0)
+    upstream_1 = W3Codec().new_segment(None, "MAIN").segid
+    random.seed(0)
+    assert W3Codec().new_segment(None, "MAIN").segid == upstream_1
