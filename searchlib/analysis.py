@@ -90,6 +90,8 @@ class Passage:
     start: int
     end: int
     text: str
+    #: Language code the passage was analyzed in.
+    lang: str
     tokens: tuple[Token, ...]
     entities: tuple[Entity, ...]
     #: Surfaces dropped as function words: the query side drops them too.
@@ -124,6 +126,30 @@ class _Plan:
     units: list[_Unit]
     title_in_text: bool
     results: list[Any]
+
+
+@functools.cache
+def analyzer_for(language: Language) -> Analyzer:
+    """The analyzer of ``language``, one per process: loading a spaCy pipeline takes seconds."""
+    return Analyzer(language)
+
+
+def analyze(documents: Iterable[tuple[Document, Language]], *, batch_size: int = 64) -> Iterator[AnalyzedDocument]:
+    """Analyze each document in its language. Documents come back grouped by language.
+
+    This is the whole analysis stage in one call, so that it can run in
+    worker processes: its input and output are plain picklable data.
+    """
+    by_language: dict[Language, list[Document]] = {}
+    for document, language in documents:
+        by_language.setdefault(language, []).append(document)
+    for language, group in by_language.items():
+        yield from analyzer_for(language).analyze(group, batch_size=batch_size)
+
+
+def lone_word_terms(language: Language, word: str) -> tuple[str, ...] | None:
+    """:meth:`Analyzer.word_terms` with the process's analyzer of ``language``."""
+    return analyzer_for(language).word_terms(word)
 
 
 def content_hash(document: Document) -> str:
@@ -337,7 +363,7 @@ class Analyzer:
                 tokens.append((start, start + len(token.text), normalize_term(token.text), self.token_terms(token)))
             if self.language.has_entities:
                 entities.extend(self._entities(doc, unit.start))
-        passages = _pack(plan.document.text, sentences, tokens, entities)
+        passages = _pack(plan.document.text, self.language.code, sentences, tokens, entities)
         return AnalyzedDocument(
             id=plan.document.id,
             title=plan.document.title.strip(),
@@ -414,6 +440,7 @@ def _sentence_spans(sent: Span, unit: _Unit) -> Iterator[tuple[int, int, int]]:
 
 def _pack(
     original: str,
+    lang: str,
     sentences: list[tuple[int, int, int]],
     tokens: list[tuple[int, int, str, tuple[str, ...] | None]],
     entities: list[tuple[int, int, str, tuple[tuple[int, int], ...]]],
@@ -468,6 +495,7 @@ def _pack(
                 start=start,
                 end=end,
                 text=original[start:end],
+                lang=lang,
                 tokens=tuple(own_tokens),
                 entities=tuple(own_entities),
                 stop_surfaces=frozenset(stops),

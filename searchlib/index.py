@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import itertools
 import json
 import os
@@ -27,7 +26,7 @@ from whoosh import index as windex
 from whoosh import query as wq
 
 from . import __version__
-from .analysis import Analyzer, content_hash
+from .analysis import analyze, content_hash, lone_word_terms
 from .errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -258,16 +257,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@functools.cache
-def _analyzer(language: Language) -> Analyzer:
-    # One per language per process: loading a spaCy pipeline takes seconds.
-    return Analyzer(language)
-
-
-def _fallback(language: Language, word: str) -> tuple[str, ...] | None:
-    return _analyzer(language).word_terms(word)
-
-
 class Index:
     """A searchlib index on disk. Get one with :func:`open_index` or :func:`create_index`.
 
@@ -348,7 +337,7 @@ class Index:
         warn: Callable[[str], None],
     ) -> None:
         latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
-        by_language: dict[Language, list[Document]] = {}
+        todo: list[tuple[Document, Language]] = []
         stale: list[str] = []
         with self._ix.searcher() as searcher:
             for doc in latest.values():
@@ -362,25 +351,22 @@ class Index:
                 if record is not None and record.get("hash") == content_hash(doc):
                     counts["unchanged"] += 1
                     continue
-                by_language.setdefault(self._language_of(doc, forced), []).append(doc)
-        if not by_language and not stale:
+                todo.append((doc, self._language_of(doc, forced)))
+        if not todo and not stale:
             return
         writer = self._writer(wait)
         try:
             for doc_id in stale:
                 writer.delete_by_term("doc_id", doc_id)
-            for language, docs in by_language.items():
-                for analyzed in _analyzer(language).analyze(docs):
-                    writer.delete_by_term("doc_id", analyzed.id)
-                    for record in document_records(analyzed):
-                        writer.add_document(**record)
-                    counts["documents"] += 1
-                    counts["passages"] += len(analyzed.passages)
-                    counts["words"] += analyzed.words
-                    if on_progress is not None:
-                        on_progress(
-                            Progress(counts["documents"], counts["passages"], counts["words"], time.monotonic() - started)
-                        )
+            for analyzed in analyze(todo):
+                writer.delete_by_term("doc_id", analyzed.id)
+                for record in document_records(analyzed):
+                    writer.add_document(**record)
+                counts["documents"] += 1
+                counts["passages"] += len(analyzed.passages)
+                counts["words"] += analyzed.words
+                if on_progress is not None:
+                    on_progress(Progress(counts["documents"], counts["passages"], counts["words"], time.monotonic() - started))
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -488,7 +474,7 @@ class Index:
         with self._ix.searcher() as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
-            compiler = QueryCompiler(reader, languages, _fallback)
+            compiler = QueryCompiler(reader, languages, lone_word_terms)
             compiled = compiler.compile(query)
             filters: list[wq.Query] = [wq.Term("kind", KIND_PASSAGE)]
             label = check_entity_type(entity_type) if entity_type else None

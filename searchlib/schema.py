@@ -176,7 +176,7 @@ def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], 
 
 def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tuple[list[Any], list[Any]]) -> dict[str, Any]:
     """The Whoosh fields of one passage."""
-    lang = doc.lang
+    lang = passage.lang
     exact, folded = _postings(passage.tokens, chars=True)
     lex, surfaces = _lex(passage.tokens, passage.stop_surfaces)
     keys = [(entity_key(e.text), e.label) for e in passage.entities]
