@@ -37,6 +37,7 @@ from .errors import (
 )
 from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
+from .ranking import DEFAULT, Ranking
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
 from .sources import Document, Source, SourceSet
@@ -48,6 +49,10 @@ META_FILE = "searchlib.json"
 LOCK_FILE = "searchlib.lock"
 #: Seconds a writer waits for another writer to finish.
 DEFAULT_WAIT = 5.0
+#: How many candidates (per hit asked for, and at least) are re-ranked with
+#: their document-level score.
+RERANK_FACTOR = 5
+RERANK_MIN = 50
 #: Documents analyzed and committed together: a crash loses at most one batch.
 BATCH_DOCUMENTS = 256
 _FORMAT = "searchlib-index"
@@ -337,7 +342,7 @@ class Index:
         warn: Callable[[str], None],
     ) -> None:
         latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
-        todo: list[tuple[Document, Language]] = []
+        todo: list[tuple[Document, Language | None]] = []
         stale: list[str] = []
         with self._ix.searcher() as searcher:
             for doc in latest.values():
@@ -392,10 +397,11 @@ class Index:
                 raise
         return removed
 
-    def _language_of(self, doc: Document, forced: Language | None) -> Language:
+    def _language_of(self, doc: Document, forced: Language | None) -> Language | None:
+        """The language given for a document; ``None``: detect it."""
         if forced is not None:
             return forced
-        return get_language(doc.lang) if doc.lang else DEFAULT_LANGUAGE
+        return get_language(doc.lang) if doc.lang else None
 
     def _writer(self, wait: float) -> Any:
         try:
@@ -459,23 +465,29 @@ class Index:
         entity_type: str | None = None,
         per_doc: bool = False,
         lang: str | None = None,
+        plain: bool = False,
+        ranking: Ranking | None = None,
     ) -> SearchResults:
         """Rank passages for ``query``; see :mod:`searchlib.query` for the syntax.
 
         ``entity`` and ``entity_type`` keep only passages that mention such an
         entity; ``per_doc`` keeps the best passage of each document; ``lang``
-        analyzes the query in that language only and keeps its passages.
+        analyzes the query in that language only and keeps its passages;
+        ``plain`` reads the query as plain words with no syntax, for text
+        pasted from elsewhere (questions, titles); ``ranking`` overrides the
+        ranking parameters (:class:`searchlib.ranking.Ranking`), for evaluation.
 
         >>> index.search("exploiter", limit=1).hits[0].matches   # doctest: +SKIP
         ((161, 170),)
         """
         if limit < 1:
             raise SearchlibError(f"limit must be at least 1, not {limit}")
-        with self._ix.searcher() as searcher:
+        ranking = ranking or DEFAULT
+        with self._ix.searcher(weighting=ranking.weighting()) as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
-            compiler = QueryCompiler(reader, languages, lone_word_terms)
-            compiled = compiler.compile(query)
+            compiler = QueryCompiler(reader, languages, lone_word_terms, ranking)
+            compiled = compiler.compile(query, plain=plain)
             filters: list[wq.Query] = [wq.Term("kind", KIND_PASSAGE)]
             label = check_entity_type(entity_type) if entity_type else None
             if entity and label:
@@ -488,20 +500,63 @@ class Index:
                 compiled.leaves.append(EntityLeaf(key=entity_key(entity) if entity else None, label=label))
             if lang:
                 filters.append(wq.Term("lang", languages[0].code))
-            # Filters go in a Require, not in filter=: whoosh3 3.54 drops
-            # collapsing when both are given. Require scores by the query alone.
-            results = searcher.search(
-                Require(compiled.query, wq.And(filters)),
-                limit=limit,
-                collapse="doc_id" if per_doc else None,
+            # Filters go in a Require (which scores by the query alone), and
+            # documents are collapsed here: see whoosh_fixes on filter= and collapse=.
+            document_terms = compiled.document_terms if ranking.document_weight else []
+            ranked, total = self._rank(
+                searcher, Require(compiled.query, wq.And(filters)), document_terms, ranking, limit=limit, per_doc=per_doc
             )
-            total = len(results)
-            hits = self._hits(searcher, results, compiled.leaves)
+            hits = self._hits(searcher, ranked, compiled.leaves)
             suggestion = compiler.suggest(query, compiled.unknown) if compiled.unknown else None
         return SearchResults(query=query, total=total, suggestion=suggestion, hits=tuple(hits))
 
-    def _hits(self, searcher: Any, results: Any, leaves: Sequence[Any]) -> list[Hit]:
-        stored = [(hit.docnum, hit.score, hit.fields()) for hit in results]
+    def _rank(
+        self,
+        searcher: Any,
+        query: wq.Query,
+        document_terms: Sequence[wq.Query],
+        ranking: Ranking,
+        *,
+        limit: int,
+        per_doc: bool,
+    ) -> tuple[list[tuple[int, float, dict]], int]:
+        """The top ``limit`` passages (best of each document with ``per_doc``), and the total."""
+        candidates = max(limit * RERANK_FACTOR, RERANK_MIN) if document_terms or per_doc else limit
+        while True:
+            results = searcher.search(query, limit=candidates)
+            ranked = self._rerank(searcher, results, document_terms, ranking.document_weight)
+            if per_doc:
+                seen: set[str] = set()
+                ranked = [item for item in ranked if not (item[2]["doc_id"] in seen or seen.add(item[2]["doc_id"]))]
+            if len(ranked) >= limit or results.scored_length() < candidates:
+                break
+            candidates *= 4
+        if per_doc:
+            column = searcher.reader().column_reader("doc_id")
+            total = len({column[docnum] for docnum in results.docs()})
+        else:
+            total = len(results)
+        return ranked[:limit], total
+
+    def _rerank(
+        self, searcher: Any, results: Any, document_terms: Sequence[wq.Query], weight: float
+    ) -> list[tuple[int, float, dict]]:
+        """Add each passage's document-level score (its words across the whole document) and re-sort.
+
+        A passage is ranked by its own words first; among passages that match
+        alike, the one whose document is more about the query ranks higher.
+        Only the top candidates are re-ranked, so this costs one small query.
+        """
+        stored = [(hit.docnum, hit.score or 0.0, hit.fields()) for hit in results]
+        if not document_terms or not stored:
+            return stored
+        ids = sorted({fields["doc_id"] for _, _, fields in stored})
+        only = wq.And([wq.Term("kind", KIND_DOC), wq.Or([wq.Term("doc_id", i) for i in ids])])
+        scores = {hit["doc_id"]: hit.score for hit in searcher.search(Require(wq.Or(list(document_terms)), only), limit=None)}
+        rescored = [(docnum, score + weight * scores.get(fields["doc_id"], 0.0), fields) for docnum, score, fields in stored]
+        return sorted(rescored, key=lambda item: -item[1])
+
+    def _hits(self, searcher: Any, stored: Sequence[tuple[int, float, dict]], leaves: Sequence[Any]) -> list[Hit]:
         matches = find_matches(
             searcher,
             [docnum for docnum, _, _ in stored],

@@ -10,8 +10,11 @@ in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
 * :class:`Codec`: upstream names new segments with the seedable ``random``
   module, so a program that seeds it reuses a segment name and clobbers it.
 
-Also avoided rather than replaced: ``searcher.search(filter=..., collapse=...)``
-silently drops the collapsing; searchlib filters with :class:`Require`.
+Also avoided rather than replaced: ``searcher.search(..., collapse=...)``.
+With ``filter=`` it silently drops the collapsing, and with a ``limit`` it can
+return far fewer groups than exist (top-N pruning skips documents that a
+collapsed one made room for). searchlib filters with :class:`Require` and
+keeps the best passage per document itself.
 """
 
 from __future__ import annotations
