@@ -16,6 +16,7 @@ import socket
 import sys
 import sysconfig
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -140,8 +141,23 @@ class AddReport:
     words: int
     unchanged: int
     empty: int
+    #: Documents removed because their file is gone (``prune=True``).
+    pruned: int
     seconds: float
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What :meth:`Index.check` read and found consistent."""
+
+    documents: int
+    passages: int
+    segments: int
+    #: Postings lists read, one per term of every field.
+    terms: int
+    #: The commit the index is at: Whoosh's table-of-contents generation.
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -229,6 +245,10 @@ def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -
     return Index(path, ix)
 
 
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _check_meta(path: Path) -> None:
     try:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
@@ -246,6 +266,17 @@ def _check_meta(path: Path) -> None:
 
 def _corrupt(path: Path, why: str) -> str:
     return f"the index at {path} is damaged: {why}; rebuild it: move it aside, then run searchlib index [PATH...] --index {path}"
+
+
+def _postings(reader: Any, fieldname: str, term: str | bytes) -> list[int]:
+    """Every document number posted under a term, reading each posting's value too."""
+    matcher = reader.postings(fieldname, term)
+    ids = []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        matcher.value()
+        matcher.next()
+    return ids
 
 
 def _is_empty_dir(path: Path) -> bool:
@@ -294,6 +325,8 @@ class Index:
         lang: str | None = None,
         wait: float = DEFAULT_WAIT,
         skip_errors: bool = False,
+        prune: bool = False,
+        batch_size: int = BATCH_DOCUMENTS,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> AddReport:
@@ -301,12 +334,23 @@ class Index:
 
         A document whose id is already indexed is replaced, never duplicated;
         one whose content has not changed is skipped. Documents are committed
-        in batches of :data:`BATCH_DOCUMENTS`. Every JSONL line is checked
-        before anything is written: a malformed line raises
-        :class:`~searchlib.errors.InputError` and leaves the index as it was.
+        in batches of ``batch_size``, so a crash loses at most the batch in
+        flight. Every JSONL line is checked before anything is written: a
+        malformed line raises :class:`~searchlib.errors.InputError` and leaves
+        the index as it was.
+
+        With ``prune``, documents read earlier from the folders and files
+        given are removed when their file is gone, or, for a JSONL file, when
+        it no longer has their line (see :meth:`SourceSet.gone
+        <searchlib.sources.SourceSet.gone>`). Documents from elsewhere, from
+        standard input or given as objects are never pruned.
 
         >>> index.add(["corpus", Document(id="n1", text="Une note.")])  # doctest: +SKIP
+        >>> index.add(["corpus"], prune=True).pruned                   # doctest: +SKIP
+        0
         """
+        if batch_size < 1:
+            raise SearchlibError(f"batch_size must be at least 1, not {batch_size}")
         started = time.monotonic()
         warnings: list[str] = []
 
@@ -318,12 +362,14 @@ class Index:
         forced = get_language(lang) if lang else None
         if isinstance(sources, (str, os.PathLike, Document)):
             sources = [sources]
-        counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0}
+        counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
         with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
             source_set.validate(check=lambda doc: self._language_of(doc, forced))
             with self._write_lock(wait):
-                for batch in _batched(source_set.documents(), BATCH_DOCUMENTS):
+                for batch in _batched(source_set.documents(), batch_size):
                     self._add_batch(batch, forced, counts, started, on_progress, wait, warn)
+                if prune:
+                    counts["pruned"] = self._prune(source_set.gone, wait)
         return AddReport(seconds=time.monotonic() - started, warnings=tuple(warnings), **counts)
 
     def _add_batch(
@@ -348,12 +394,15 @@ class Index:
                     if record is not None:
                         stale.append(doc.id)
                     continue
-                if record is not None and record.get("hash") == content_hash(doc):
+                # A document read from another file is re-added, so that
+                # pruning follows the file it now comes from.
+                if record is not None and record.get("hash") == content_hash(doc) and record.get("path") == doc.path:
                     counts["unchanged"] += 1
                     continue
                 todo.append((doc, self._language_of(doc, forced)))
         if not todo and not stale:
             return
+        paths = {doc.id: doc.path for doc, _ in todo}
         writer = self._writer(wait)
         try:
             for doc_id in stale:
@@ -361,6 +410,8 @@ class Index:
             for analyzed in analyze(todo):
                 writer.delete_by_term("doc_id", analyzed.id)
                 for record in document_records(analyzed):
+                    if record["kind"] == KIND_DOC:
+                        record["path"] = paths[analyzed.id]
                     writer.add_document(**record)
                 counts["documents"] += 1
                 counts["passages"] += len(analyzed.passages)
@@ -373,24 +424,35 @@ class Index:
             raise
 
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
-        """Remove documents and their passages; returns how many documents were removed."""
+        """Remove documents and their passages, in one commit; returns how many were indexed.
+
+        >>> index.delete(["notes/old.txt", "n1"])              # doctest: +SKIP
+        2
+        """
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        removed = 0
         with self._write_lock(wait):
             with self._ix.searcher() as searcher:
-                present = [i for i in ids if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
-            if not present:
-                return 0
-            writer = self._writer(wait)
-            try:
-                for doc_id in present:
-                    writer.delete_by_term("doc_id", doc_id)
-                    removed += 1
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
-        return removed
+                present = [i for i in dict.fromkeys(ids) if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
+            return self._remove(present, wait)
+
+    def _prune(self, gone: Callable[[str, str | None], bool], wait: float) -> int:
+        with self._ix.searcher() as searcher:
+            ids = [f["doc_id"] for f in searcher.documents(kind=KIND_DOC) if gone(f["doc_id"], f.get("path"))]
+        return self._remove(ids, wait)
+
+    def _remove(self, doc_ids: Sequence[str], wait: float) -> int:
+        """Delete indexed documents in one commit. The caller holds the write lock."""
+        if not doc_ids:
+            return 0
+        writer = self._writer(wait)
+        try:
+            for doc_id in doc_ids:
+                writer.delete_by_term("doc_id", doc_id)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        return len(doc_ids)
 
     def _language_of(self, doc: Document, forced: Language | None) -> Language:
         if forced is not None:
@@ -399,12 +461,17 @@ class Index:
 
     def _writer(self, wait: float) -> Any:
         try:
-            return self._ix.writer(timeout=wait, limitmb=128, codec=Codec())
+            writer = self._ix.writer(timeout=wait, limitmb=128, codec=Codec())
         except windex.LockError:
             raise IndexLockedError(
                 f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "
                 "wait for it to finish, or retry with a longer --wait"
             ) from None
+        if "path" not in writer.schema:
+            # An index made before document records kept their file: the
+            # field joins its schema with this commit.
+            writer.add_field("path", make_schema()["path"])
+        return writer
 
     @contextlib.contextmanager
     def _write_lock(self, wait: float) -> Iterator[None]:
@@ -591,6 +658,106 @@ class Index:
                 searchlib_version=__version__,
             )
         return info
+
+    def check(self) -> CheckReport:
+        """Read the whole index and verify that it is consistent; raise :class:`IndexCorruptError` if not.
+
+        Every stored record is read and every postings list of every field is
+        decoded. Each passage must belong to a document record, each document
+        record must count exactly its passages (numbered from 0), each
+        passage's text must span its offsets, and the ``doc_id`` and ``kind``
+        postings must agree with the stored records. Checking only reads.
+
+        >>> index.check().documents                               # doctest: +SKIP
+        1
+        """
+        problems: list[str] = []
+        with self._ix.searcher() as searcher:
+            reader = searcher.reader()
+            live = set(reader.all_doc_ids())
+            stored: dict[int, dict[str, Any]] = {}
+            for docnum in sorted(live):
+                try:
+                    stored[docnum] = reader.stored_fields(docnum)
+                except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
+                    problems.append(f"stored record {docnum} cannot be read ({_describe(exc)})")
+            kinds, terms = _check_postings(reader, live, stored, problems)
+            problems.extend(_check_records(stored, kinds))
+            segments = len(reader.leaf_readers()) if reader.doc_count_all() else 0
+            generation = reader.generation()
+        if problems:
+            shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
+            raise IndexCorruptError(_corrupt(self._path, f"searchlib check found {len(problems)} problem(s): {shown}"))
+        return CheckReport(
+            documents=len(kinds[KIND_DOC]),
+            passages=len(kinds[KIND_PASSAGE]),
+            segments=segments,
+            terms=terms,
+            generation=generation if generation is not None else self._ix.latest_generation(),
+        )
+
+
+def _check_postings(
+    reader: Any, live: set[int], stored: dict[int, dict[str, Any]], problems: list[str]
+) -> tuple[dict[str, set[int]], int]:
+    """Decode every postings list; return the live records of each kind, and the number of terms."""
+    kinds: dict[str, set[int]] = {KIND_DOC: set(), KIND_PASSAGE: set()}
+    terms = 0
+    size = reader.doc_count_all()
+    for fieldname in sorted(reader.indexed_field_names()):
+        try:
+            for bterm in reader.lexicon(fieldname):
+                terms += 1
+                ids = _postings(reader, fieldname, bterm)
+                if any(not 0 <= i < size for i in ids):
+                    problems.append(f"postings of {fieldname}:{bterm!r} point past the last record")
+                posted = live.intersection(ids)
+                if fieldname == "kind":
+                    kinds.setdefault(bterm.decode("utf-8"), set()).update(posted)
+                elif fieldname == "doc_id":
+                    doc_id = bterm.decode("utf-8")
+                    wrong = sorted(i for i in posted if i in stored and stored[i].get("doc_id") != doc_id)
+                    if wrong:
+                        problems.append(f"postings of doc_id {doc_id!r} list records {wrong[:3]} of another document")
+        except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
+            problems.append(f"postings of field {fieldname} cannot be read ({_describe(exc)})")
+    unkinded = live - kinds[KIND_DOC] - kinds[KIND_PASSAGE]
+    if unkinded:
+        problems.append(f"{len(unkinded)} record(s) are neither a passage nor a document, e.g. {min(unkinded)}")
+    return kinds, terms
+
+
+def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]) -> list[str]:
+    """Check that document records and passages agree, from their stored fields."""
+    problems = []
+    expected: dict[str, int] = {}
+    for docnum in sorted(kinds[KIND_DOC] & stored.keys()):
+        fields = stored[docnum]
+        doc_id, count = fields.get("doc_id"), fields.get("passages")
+        if not isinstance(doc_id, str) or not isinstance(count, int):
+            problems.append(f"document record {docnum} lacks its id or passage count")
+        elif doc_id in expected:
+            problems.append(f"document {doc_id!r} has two records")
+        else:
+            expected[doc_id] = count
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for docnum in sorted(kinds[KIND_PASSAGE] & stored.keys()):
+        fields = stored[docnum]
+        doc_id, number, text = fields.get("doc_id"), fields.get("passage"), fields.get("text")
+        start, end = fields.get("start"), fields.get("end")
+        if not (isinstance(doc_id, str) and isinstance(number, int) and isinstance(text, str)
+                and isinstance(start, int) and isinstance(end, int)):
+            problems.append(f"passage record {docnum} lacks its id, number, text or offsets")
+        elif end - start != len(text):
+            problems.append(f"passage {number} of {doc_id!r} holds {len(text)} characters, not {end - start}")
+        else:
+            numbers[doc_id].append(number)
+    for doc_id in sorted(numbers.keys() - expected.keys()):
+        problems.append(f"passages of {doc_id!r} have no document record")
+    for doc_id, count in sorted(expected.items()):
+        if sorted(numbers.get(doc_id, ())) != list(range(count)):
+            problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
+    return problems
 
 
 def _lock_holder(fd: int) -> str:
