@@ -12,10 +12,15 @@ import errno
 import itertools
 import json
 import os
+import pickle
+import re
+import shutil
 import socket
+import struct
 import sys
 import sysconfig
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -25,6 +30,7 @@ from typing import Any
 
 from whoosh import index as windex
 from whoosh import query as wq
+from whoosh.reading import SegmentReader
 
 from . import __version__
 from .analysis import analyze, content_hash, lone_word_terms
@@ -52,6 +58,11 @@ DEFAULT_WAIT = 5.0
 #: Documents analyzed and committed together: a crash loses at most one batch.
 BATCH_DOCUMENTS = 256
 _FORMAT = "searchlib-index"
+#: What Whoosh raises when an index file is truncated or its bytes are damaged.
+_DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
+_UNFINISHED_CREATION = re.compile(r"_MAIN_0\.toc(\.[0-9.]+)?|" + re.escape(META_FILE) + r"\.tmp")
+#: Times a reader retries a table of contents that a writer replaced just as it was opened.
+_TOC_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -236,13 +247,50 @@ def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -
             return create_index(path)
         raise IndexNotFoundError(f"no index at {path}; build one with: searchlib index [PATH...] --index {path}")
     _check_meta(path)
+    return Index(path, _open_whoosh(path))
+
+
+def _open_whoosh(path: Path) -> windex.FileIndex:
+    """Open the Whoosh index in ``path`` and every segment its table of contents lists.
+
+    Opening only reads: a damaged file is reported, never repaired or removed.
+    """
+    for attempt in range(1, _TOC_RETRIES + 1):
+        try:
+            ix = windex.open_dir(str(path))
+            break
+        except windex.EmptyIndexError:
+            raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
+        except FileNotFoundError:
+            # A writer committed, and removed the table of contents we had
+            # just found, before we opened it: read the new one.
+            if attempt == _TOC_RETRIES:
+                raise IndexCorruptError(_corrupt(path, "its table of contents keeps vanishing")) from None
+            time.sleep(0.05)
+        except Exception as exc:  # whoosh raises many kinds on damaged files
+            raise IndexCorruptError(_corrupt(path, f"it cannot be read ({_describe(exc)})")) from None
     try:
-        ix = windex.open_dir(str(path))
-    except windex.EmptyIndexError:
-        raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
-    except Exception as exc:  # whoosh raises many kinds on damaged files
-        raise IndexCorruptError(_corrupt(path, f"it cannot be read ({type(exc).__name__}: {exc})")) from None
-    return Index(path, ix)
+        # Opening a reader opens every segment file (whoosh retries a file
+        # that a concurrent commit merged away), which finds a truncated one.
+        ix.reader().close()
+    except Exception as exc:
+        raise IndexCorruptError(_corrupt(path, _segment_damage(ix, exc))) from None
+    return ix
+
+
+def _segment_damage(ix: windex.FileIndex, exc: Exception) -> str:
+    """Say which segment file cannot be opened, for the error message."""
+    try:
+        toc = windex.TOC.read(ix.storage, ix.indexname)
+        for segment in toc.segments:
+            try:
+                SegmentReader(ix.storage, toc.schema, segment).close()
+            except Exception as segment_exc:
+                name = segment.make_filename(segment.COMPOUND_EXT) if segment.is_compound() else segment.segment_id()
+                return f"its segment file {name} cannot be read ({_describe(segment_exc)})"
+    except Exception:  # the table of contents itself went bad meanwhile: report the first error
+        pass
+    return f"it cannot be read ({_describe(exc)})"
 
 
 def _describe(exc: BaseException) -> str:
@@ -280,8 +328,10 @@ def _postings(reader: Any, fieldname: str, term: str | bytes) -> list[int]:
 
 
 def _is_empty_dir(path: Path) -> bool:
-    # A checkout's index/ holds only its .gitignore.
-    return all(entry.name.startswith(".") for entry in path.iterdir())
+    # A checkout's index/ holds only its .gitignore. A creation killed before
+    # it wrote searchlib.json leaves Whoosh's first table of contents, which
+    # never lists a segment (commits start at generation 1): no data either.
+    return all(entry.name.startswith(".") or _UNFINISHED_CREATION.fullmatch(entry.name) for entry in path.iterdir())
 
 
 def _now() -> str:
@@ -385,7 +435,7 @@ class Index:
         latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
         todo: list[tuple[Document, Language]] = []
         stale: list[str] = []
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             for doc in latest.values():
                 record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
                 if not doc.text.strip():
@@ -420,7 +470,7 @@ class Index:
                     on_progress(Progress(counts["documents"], counts["passages"], counts["words"], time.monotonic() - started))
             writer.commit()
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
             raise
 
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
@@ -431,12 +481,12 @@ class Index:
         """
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
         with self._write_lock(wait):
-            with self._ix.searcher() as searcher:
+            with self._reading() as searcher:
                 present = [i for i in dict.fromkeys(ids) if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
             return self._remove(present, wait)
 
     def _prune(self, gone: Callable[[str, str | None], bool], wait: float) -> int:
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             ids = [f["doc_id"] for f in searcher.documents(kind=KIND_DOC) if gone(f["doc_id"], f.get("path"))]
         return self._remove(ids, wait)
 
@@ -450,7 +500,7 @@ class Index:
                 writer.delete_by_term("doc_id", doc_id)
             writer.commit()
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
             raise
         return len(doc_ids)
 
@@ -472,6 +522,28 @@ class Index:
             # field joins its schema with this commit.
             writer.add_field("path", make_schema()["path"])
         return writer
+
+    def _clean_leftovers(self) -> None:
+        """Remove what a killed writer left: uncommitted segments, sorting runs, half-written TOCs.
+
+        Only a holder of the write lock calls this, so no writer is using those
+        files, and readers only open the files the current table of contents
+        lists. Whoosh removes the first two at its next commit; the third it
+        never does.
+        """
+        storage, name = self._ix.storage, self._ix.indexname
+        try:
+            toc = windex.TOC.read(storage, name)
+        except _DAMAGE as exc:
+            why = f"its table of contents cannot be read ({_describe(exc)})"
+            raise IndexCorruptError(_corrupt(self._path, why)) from None
+        windex.clean_files(storage, name, toc.generation, toc.segments)
+        half_written = re.compile(rf"_{re.escape(name)}_\d+\.toc\.[0-9.]+")
+        for entry in os.listdir(self._path):
+            if half_written.fullmatch(entry):
+                with contextlib.suppress(OSError):
+                    os.remove(self._path / entry)
+        shutil.rmtree(self._path / f"{name}.tmp", ignore_errors=True)
 
     @contextlib.contextmanager
     def _write_lock(self, wait: float) -> Iterator[None]:
@@ -508,6 +580,7 @@ class Index:
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
             try:
+                self._clean_leftovers()
                 yield
             finally:
                 os.ftruncate(fd, 0)
@@ -516,6 +589,17 @@ class Index:
             os.close(fd)
 
     # -- reading -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A searcher on the last committed state; an unreadable file raises :class:`IndexCorruptError`."""
+        try:
+            with self._ix.searcher() as searcher:
+                yield searcher
+        except _DAMAGE as exc:
+            raise IndexCorruptError(
+                _corrupt(self._path, f"it cannot be read ({_describe(exc)}); searchlib check lists the damage")
+            ) from None
 
     def search(
         self,
@@ -538,7 +622,7 @@ class Index:
         """
         if limit < 1:
             raise SearchlibError(f"limit must be at least 1, not {limit}")
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
             compiler = QueryCompiler(reader, languages, lone_word_terms)
@@ -611,7 +695,7 @@ class Index:
         EntityCount(text='OSCE', label='ORG', passages=4)
         """
         wanted = check_entity_type(label) if label else None
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
             counts = []
             for bterm in reader.lexicon("entity_typed"):
@@ -637,7 +721,7 @@ class Index:
 
     def info(self) -> IndexInfo:
         """Counts, languages, size on disk and schema version."""
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
 
             def count(q: wq.Query) -> int:
@@ -653,7 +737,7 @@ class Index:
                 documents=count(wq.Term("kind", KIND_DOC)),
                 passages=count(passages),
                 languages={code: n for code, n in languages.items() if n},
-                size_bytes=sum(f.stat().st_size for f in self._path.iterdir() if f.is_file()),
+                size_bytes=_folder_size(self._path),
                 schema_version=SCHEMA_VERSION,
                 searchlib_version=__version__,
             )
@@ -672,7 +756,7 @@ class Index:
         1
         """
         problems: list[str] = []
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
             live = set(reader.all_doc_ids())
             stored: dict[int, dict[str, Any]] = {}
@@ -758,6 +842,23 @@ def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]
         if sorted(numbers.get(doc_id, ())) != list(range(count)):
             problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
     return problems
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for entry in os.scandir(path):
+        # A writer may remove a file between the listing and the stat.
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_file():
+                total += entry.stat().st_size
+    return total
+
+
+def _cancel(writer: Any) -> None:
+    # A commit that failed has already released its writer; cancelling it
+    # again would raise "This writer is closed" and hide the real error.
+    if not writer.is_closed:
+        writer.cancel()
 
 
 def _lock_holder(fd: int) -> str:

@@ -1,12 +1,27 @@
-"""Never lose the index: incremental updates, pruning, deleting and checking."""
+"""Never lose the index: incremental updates, pruning, deleting, checking, and concurrent use.
+
+Concurrency is tested with real processes: the real ``searchlib`` command,
+paused while it holds the write lock, and readers that search while a writer
+commits batch after batch.
+"""
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
-from conftest import doc
+from conftest import doc, indexed_ids, write_notes
+from whoosh import index as windex
 from whoosh import query as wq
 
 from searchlib import create_index, open_index
 from searchlib.cli import main
+from searchlib.index import LOCK_FILE, index_exists
 from searchlib.schema import make_schema
 
 
@@ -158,3 +173,127 @@ def test_safety_check_finds_passages_without_their_document(run, seed_copy):
         "'000_5730bd4df953f932.txt' should have 24 passage(s), the index holds 0; rebuild it: move it aside, "
         f"then run searchlib index [PATH...] --index {seed_copy.path}\n"
     )
+
+
+def test_safety_an_interrupted_creation_is_finished_by_the_next_run(run, tmp_path):
+    # What a kill between Whoosh's empty table of contents and searchlib.json leaves.
+    (tmp_path / "ix").mkdir()
+    windex.create_in(str(tmp_path / "ix"), make_schema())
+    (tmp_path / "ix" / "searchlib.json.tmp").write_text("{", encoding="utf-8")
+    result = run("index", "--index", tmp_path / "ix")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    assert sorted(p.name for p in (tmp_path / "ix").iterdir() if p.suffix == ".tmp") == []
+
+
+def test_safety_a_failed_commit_reports_its_own_error(seed_copy, monkeypatch):
+    from whoosh.writing import SegmentWriter
+
+    def disk_full(self, segments):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SegmentWriter, "_commit_toc", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        seed_copy.add([doc("x", "Un texte.")])
+    monkeypatch.undo()
+    assert seed_copy.info().documents == 1
+    assert seed_copy.add([doc("x", "Un texte.")], wait=0).documents == 1
+
+
+# -- concurrency -------------------------------------------------------------
+
+
+def wait_for_lock(path, timeout=60.0):
+    """Wait until a writer has taken the lock of the index at ``path``; return what it recorded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return json.loads((path / LOCK_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            time.sleep(0.01)
+    raise AssertionError("no writer took the lock")
+
+
+@pytest.mark.slow
+def test_safety_a_second_writer_waits_then_names_the_holder(tmp_path, fork_cli):
+    write_notes(tmp_path / "notes", 20)
+    ix = tmp_path / "ix"
+    create_index(ix)
+    holder = fork_cli("index", tmp_path / "notes", "--index", ix, "--quiet")
+    info = wait_for_lock(ix)
+    os.kill(holder.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "searchlib", "index", tmp_path / "notes", "--index", ix, "--wait", "0.5"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert second.returncode == 1
+        assert second.stdout == ""
+        assert second.stderr == (
+            f"Error: the index at {ix} is being written by process {holder.pid} on {info['host']} "
+            f"({info['command']!r}, since {info['since']}) (lock {ix / LOCK_FILE}); waited 0.5s. "
+            "Wait for it to finish, or retry with a longer --wait\n"
+        )
+        patient = subprocess.Popen(
+            [sys.executable, "-m", "searchlib", "index", tmp_path / "notes", "--index", ix, "--wait", "120"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+    holder.join()
+    out, err = patient.communicate(timeout=120)
+    assert (holder.exitcode, patient.returncode, err) == (0, 0, "")
+    # It waited for the holder's commit, then found every note indexed.
+    assert out.startswith("Indexed 0 documents (0 passages), 20 unchanged in ")
+
+
+def watch(path, names, batch, thorough, stop, results):
+    """Open and read the index until told to stop; report every state seen and every problem.
+
+    A thorough watcher searches and checks each state it opens; the other
+    only counts, so that it opens the index as often as it can.
+    """
+    seen, problems = [], []
+    while not stop.is_set():
+        if not index_exists(path):
+            continue
+        try:
+            with open_index(path) as index:
+                if thorough:
+                    found = indexed_ids(index)
+                    index.check()
+                else:
+                    info = index.info()
+                    found = names[: info.documents]
+                    if info.passages != 2 * info.documents:
+                        problems.append(f"{info.documents} documents with {info.passages} passages")
+        except Exception as exc:
+            problems.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if found != names[: len(found)] or len(found) % batch:
+            problems.append(f"a partial state: {len(found)} documents")
+        seen.append(len(found))
+    results.put((seen, problems))
+
+
+@pytest.mark.slow
+def test_safety_readers_during_a_write_see_only_committed_states(tmp_path, fork_cli):
+    names = write_notes(tmp_path / "notes", 200)
+    ix = tmp_path / "ix"
+    context = multiprocessing.get_context("fork")
+    stop, results = context.Event(), context.Queue()
+    readers = [context.Process(target=watch, args=(ix, names, 2, thorough, stop, results)) for thorough in (True, False)]
+    for reader in readers:
+        reader.start()
+    writer = fork_cli("index", tmp_path / "notes", "--index", ix, "--batch-size", 2, "--quiet")
+    writer.join()
+    stop.set()
+    reports = [results.get(timeout=120) for _ in readers]
+    for reader in readers:
+        reader.join()
+    assert writer.exitcode == 0
+    for seen, problems in reports:
+        assert problems == [], problems
+        # The reader ran during the write: it saw states between empty and full.
+        assert len({n for n in seen if 0 < n < len(names)}) >= 2
+    assert indexed_ids(open_index(ix)) == names
