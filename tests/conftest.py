@@ -41,6 +41,19 @@ def seed_copy(tmp_path: Path) -> Index:
 
 
 @pytest.fixture()
+def run():
+    """Invoke the ``searchlib`` command in this process; exceptions propagate."""
+    from click.testing import CliRunner
+
+    from searchlib.cli import main
+
+    def invoke(*args, **kw):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kw)
+
+    return invoke
+
+
+@pytest.fixture()
 def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in an empty folder, with no index named by the environment."""
     monkeypatch.chdir(tmp_path)

@@ -14,23 +14,13 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 from conftest import doc, indexed_ids, write_notes
 from whoosh import index as windex
 from whoosh import query as wq
 
 from searchlib import create_index, open_index
-from searchlib.cli import main
 from searchlib.index import LOCK_FILE, index_exists
 from searchlib.schema import make_schema
-
-
-@pytest.fixture()
-def run():
-    def invoke(*args, **kw):
-        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kw)
-
-    return invoke
 
 
 @pytest.fixture()
