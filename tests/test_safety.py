@@ -287,3 +287,10 @@ def test_safety_readers_during_a_write_see_only_committed_states(tmp_path, fork_
         # The reader ran during the write: it saw states between empty and full.
         assert len({n for n in seen if 0 < n < len(names)}) >= 2
     assert indexed_ids(open_index(ix)) == names
+
+
+@pytest.mark.parametrize("command", ["delete", "check"])
+def test_safety_new_commands_have_help(run, command):
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: main {command} [OPTIONS]")
