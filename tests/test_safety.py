@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from conftest import doc, indexed_ids, write_notes
+from conftest import CORPUS, doc, indexed_ids, write_notes
 from whoosh import index as windex
 from whoosh import query as wq
 
@@ -174,6 +174,23 @@ def test_safety_an_interrupted_creation_is_finished_by_the_next_run(run, tmp_pat
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
     assert sorted(p.name for p in (tmp_path / "ix").iterdir() if p.suffix == ".tmp") == []
+
+
+def test_safety_what_a_killed_writer_leaves_is_ignored_then_removed(seed_copy):
+    ix = seed_copy.path
+    [toc] = ix.glob("_MAIN_*.toc")
+    generation = int(toc.stem.split("_")[-1])
+    # A table of contents killed half-written, an uncommitted segment, sorting runs.
+    (ix / f"_MAIN_{generation + 1}.toc.1732900000.25").write_bytes(toc.read_bytes()[:50])
+    (ix / "MAIN_k1lledwr1ter0000.pst").write_bytes(b"\x00" * 64)
+    (ix / "MAIN.tmp").mkdir()
+    (ix / "MAIN.tmp" / "run0.run").write_bytes(b"\x01" * 64)
+    with open_index(ix) as index:
+        assert index.check().generation == generation
+        assert index.search("traite").total > 0
+    segments = {p.name for p in ix.glob("MAIN_*.seg")}
+    assert seed_copy.add([CORPUS]).unchanged == 1  # a write, with nothing to commit
+    assert {p.name for p in ix.iterdir()} == {"searchlib.json", "searchlib.lock", "MAIN_WRITELOCK", toc.name, *segments}
 
 
 def test_safety_a_failed_commit_reports_its_own_error(seed_copy, monkeypatch):
