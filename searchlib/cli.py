@@ -21,6 +21,7 @@ from . import __version__
 from .errors import IndexNotFoundError, SearchlibError
 from .highlight import mark
 from .index import (
+    BATCH_DOCUMENTS,
     DEFAULT_WAIT,
     ENV_INDEX,
     AddReport,
@@ -61,6 +62,13 @@ index_option = click.option(
     default=None,
     help=f"Index folder. Default: ${ENV_INDEX}, else ./index.",
 )
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT,
+    show_default=True,
+    help="Seconds to wait for another writer to finish.",
+)
 format_option = click.option(
     "--format",
     "fmt",
@@ -86,20 +94,24 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
 @index_option
 @click.option("--lang", help="Language of every document (overrides JSONL \"lang\"). Default: fr.")
-@click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
-              help="Seconds to wait for another writer to finish.")
+@wait_option
 @click.option("--skip-errors", is_flag=True, help="Skip malformed JSONL lines instead of stopping.")
+@click.option("--prune", is_flag=True, help="Remove the documents whose file is gone from the folders and files given.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_DOCUMENTS, show_default=True,
+              help="Documents per commit: a crash loses at most one batch.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @_library_errors
 def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wait: float,
-          skip_errors: bool, quiet: bool) -> None:
+          skip_errors: bool, prune: bool, batch_size: int, quiet: bool) -> None:
     """Index files, folders (recursively), JSONL files, or - for standard input.
 
-    With no PATH, indexes the bundled article. Re-indexing a document replaces it.
+    With no PATH, indexes the bundled article. Re-indexing a document replaces it;
+    an unchanged one is skipped.
     """
     sources: list[str | Path] = [str(p) if str(p) == "-" else p for p in paths] or [bundled_corpus()]
     with open_index(index_path or default_index_path(), create=True) as idx:
-        report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, on_warning=_warning)
+        report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, prune=prune, batch_size=batch_size,
+                         on_warning=_warning)
     if not quiet:
         click.echo(_summary(report, idx))
 
@@ -162,6 +174,33 @@ def info(index_path: Path | None, fmt: str) -> None:
     click.echo(f"schema version: {data.schema_version}")
 
 
+@main.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@index_option
+@wait_option
+@_library_errors
+def delete(doc_ids: tuple[str, ...], index_path: Path | None, wait: float) -> None:
+    """Remove documents, by id, with their passages."""
+    with open_index(index_path or default_index_path()) as idx:
+        removed = idx.delete(doc_ids, wait=wait)
+    asked = len(set(doc_ids))
+    missing = f" ({asked - removed} not in the index)" if removed < asked else ""
+    click.echo(f"Deleted {removed} documents{missing} from {idx.path}")
+
+
+@main.command()
+@index_option
+@_library_errors
+def check(index_path: Path | None) -> None:
+    """Read the whole index and verify it: records readable, postings readable, counts agreeing."""
+    with open_index(index_path or default_index_path()) as idx:
+        report = idx.check()
+    click.echo(
+        f"OK: {report.documents} documents, {report.passages} passages, {report.terms} terms in "
+        f"{report.segments} segments (commit {report.generation}) at {idx.path}"
+    )
+
+
 def _open_for_reading(index_path: Path | None) -> Index:
     """Open the named index; with none named, build the default one on first use."""
     if index_path is not None:
@@ -191,6 +230,8 @@ def _summary(report: AddReport, idx: Index) -> str:
         parts.append(f"{report.unchanged} unchanged")
     if report.empty:
         parts.append(f"{report.empty} empty")
+    if report.pruned:
+        parts.append(f"{report.pruned} pruned")
     return f"{', '.join(parts)} in {report.seconds:.1f}s ({rate:,.0f} words/s) into {idx.path}"
 
 

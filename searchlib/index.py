@@ -12,10 +12,16 @@ import errno
 import itertools
 import json
 import os
+import pickle
+import re
+import shutil
 import socket
+import struct
 import sys
 import sysconfig
 import time
+import zlib
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -24,6 +30,7 @@ from typing import Any
 
 from whoosh import index as windex
 from whoosh import query as wq
+from whoosh.reading import SegmentReader
 
 from . import __version__
 from .analysis import analyze, content_hash, lone_word_terms
@@ -56,6 +63,11 @@ RERANK_MIN = 50
 #: Documents analyzed and committed together: a crash loses at most one batch.
 BATCH_DOCUMENTS = 256
 _FORMAT = "searchlib-index"
+#: What Whoosh raises when an index file is truncated or its bytes are damaged.
+_DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
+_UNFINISHED_CREATION = re.compile(r"_MAIN_0\.toc(\.[0-9.]+)?|" + re.escape(META_FILE) + r"\.tmp")
+#: Times a reader retries a table of contents that a writer replaced just as it was opened.
+_TOC_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -145,8 +157,23 @@ class AddReport:
     words: int
     unchanged: int
     empty: int
+    #: Documents removed because their file is gone (``prune=True``).
+    pruned: int
     seconds: float
     warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What :meth:`Index.check` read and found consistent."""
+
+    documents: int
+    passages: int
+    segments: int
+    #: Postings lists read, one per term of every field.
+    terms: int
+    #: The commit the index is at: Whoosh's table-of-contents generation.
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -225,13 +252,54 @@ def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -
             return create_index(path)
         raise IndexNotFoundError(f"no index at {path}; build one with: searchlib index [PATH...] --index {path}")
     _check_meta(path)
+    return Index(path, _open_whoosh(path))
+
+
+def _open_whoosh(path: Path) -> windex.FileIndex:
+    """Open the Whoosh index in ``path`` and every segment its table of contents lists.
+
+    Opening only reads: a damaged file is reported, never repaired or removed.
+    """
+    for attempt in range(1, _TOC_RETRIES + 1):
+        try:
+            ix = windex.open_dir(str(path))
+            break
+        except windex.EmptyIndexError:
+            raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
+        except FileNotFoundError:
+            # A writer committed, and removed the table of contents we had
+            # just found, before we opened it: read the new one.
+            if attempt == _TOC_RETRIES:
+                raise IndexCorruptError(_corrupt(path, "its table of contents keeps vanishing")) from None
+            time.sleep(0.05)
+        except Exception as exc:  # whoosh raises many kinds on damaged files
+            raise IndexCorruptError(_corrupt(path, f"it cannot be read ({_describe(exc)})")) from None
     try:
-        ix = windex.open_dir(str(path))
-    except windex.EmptyIndexError:
-        raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
-    except Exception as exc:  # whoosh raises many kinds on damaged files
-        raise IndexCorruptError(_corrupt(path, f"it cannot be read ({type(exc).__name__}: {exc})")) from None
-    return Index(path, ix)
+        # Opening a reader opens every segment file (whoosh retries a file
+        # that a concurrent commit merged away), which finds a truncated one.
+        ix.reader().close()
+    except Exception as exc:
+        raise IndexCorruptError(_corrupt(path, _segment_damage(ix, exc))) from None
+    return ix
+
+
+def _segment_damage(ix: windex.FileIndex, exc: Exception) -> str:
+    """Say which segment file cannot be opened, for the error message."""
+    try:
+        toc = windex.TOC.read(ix.storage, ix.indexname)
+        for segment in toc.segments:
+            try:
+                SegmentReader(ix.storage, toc.schema, segment).close()
+            except Exception as segment_exc:
+                name = segment.make_filename(segment.COMPOUND_EXT) if segment.is_compound() else segment.segment_id()
+                return f"its segment file {name} cannot be read ({_describe(segment_exc)})"
+    except Exception:  # the table of contents itself went bad meanwhile: report the first error
+        pass
+    return f"it cannot be read ({_describe(exc)})"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _check_meta(path: Path) -> None:
@@ -253,9 +321,22 @@ def _corrupt(path: Path, why: str) -> str:
     return f"the index at {path} is damaged: {why}; rebuild it: move it aside, then run searchlib index [PATH...] --index {path}"
 
 
+def _postings(reader: Any, fieldname: str, term: str | bytes) -> list[int]:
+    """Every document number posted under a term, reading each posting's value too."""
+    matcher = reader.postings(fieldname, term)
+    ids = []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        matcher.value()
+        matcher.next()
+    return ids
+
+
 def _is_empty_dir(path: Path) -> bool:
-    # A checkout's index/ holds only its .gitignore.
-    return all(entry.name.startswith(".") for entry in path.iterdir())
+    # A checkout's index/ holds only its .gitignore. A creation killed before
+    # it wrote searchlib.json leaves Whoosh's first table of contents, which
+    # never lists a segment (commits start at generation 1): no data either.
+    return all(entry.name.startswith(".") or _UNFINISHED_CREATION.fullmatch(entry.name) for entry in path.iterdir())
 
 
 def _now() -> str:
@@ -299,6 +380,8 @@ class Index:
         lang: str | None = None,
         wait: float = DEFAULT_WAIT,
         skip_errors: bool = False,
+        prune: bool = False,
+        batch_size: int = BATCH_DOCUMENTS,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> AddReport:
@@ -306,12 +389,23 @@ class Index:
 
         A document whose id is already indexed is replaced, never duplicated;
         one whose content has not changed is skipped. Documents are committed
-        in batches of :data:`BATCH_DOCUMENTS`. Every JSONL line is checked
-        before anything is written: a malformed line raises
-        :class:`~searchlib.errors.InputError` and leaves the index as it was.
+        in batches of ``batch_size``, so a crash loses at most the batch in
+        flight. Every JSONL line is checked before anything is written: a
+        malformed line raises :class:`~searchlib.errors.InputError` and leaves
+        the index as it was.
+
+        With ``prune``, documents read earlier from the folders and files
+        given are removed when their file is gone, or, for a JSONL file, when
+        it no longer has their line (see :meth:`SourceSet.gone
+        <searchlib.sources.SourceSet.gone>`). Documents from elsewhere, from
+        standard input or given as objects are never pruned.
 
         >>> index.add(["corpus", Document(id="n1", text="Une note.")])  # doctest: +SKIP
+        >>> index.add(["corpus"], prune=True).pruned                   # doctest: +SKIP
+        0
         """
+        if batch_size < 1:
+            raise SearchlibError(f"batch_size must be at least 1, not {batch_size}")
         started = time.monotonic()
         warnings: list[str] = []
 
@@ -323,12 +417,14 @@ class Index:
         forced = get_language(lang) if lang else None
         if isinstance(sources, (str, os.PathLike, Document)):
             sources = [sources]
-        counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0}
+        counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
         with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
             source_set.validate(check=lambda doc: self._language_of(doc, forced))
             with self._write_lock(wait):
-                for batch in _batched(source_set.documents(), BATCH_DOCUMENTS):
+                for batch in _batched(source_set.documents(), batch_size):
                     self._add_batch(batch, forced, counts, started, on_progress, wait, warn)
+                if prune:
+                    counts["pruned"] = self._prune(source_set.gone, wait)
         return AddReport(seconds=time.monotonic() - started, warnings=tuple(warnings), **counts)
 
     def _add_batch(
@@ -344,7 +440,7 @@ class Index:
         latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
         todo: list[tuple[Document, Language | None]] = []
         stale: list[str] = []
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             for doc in latest.values():
                 record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
                 if not doc.text.strip():
@@ -353,12 +449,15 @@ class Index:
                     if record is not None:
                         stale.append(doc.id)
                     continue
-                if record is not None and record.get("hash") == content_hash(doc):
+                # A document read from another file is re-added, so that
+                # pruning follows the file it now comes from.
+                if record is not None and record.get("hash") == content_hash(doc) and record.get("path") == doc.path:
                     counts["unchanged"] += 1
                     continue
                 todo.append((doc, self._language_of(doc, forced)))
         if not todo and not stale:
             return
+        paths = {doc.id: doc.path for doc, _ in todo}
         writer = self._writer(wait)
         try:
             for doc_id in stale:
@@ -366,6 +465,8 @@ class Index:
             for analyzed in analyze(todo):
                 writer.delete_by_term("doc_id", analyzed.id)
                 for record in document_records(analyzed):
+                    if record["kind"] == KIND_DOC:
+                        record["path"] = paths[analyzed.id]
                     writer.add_document(**record)
                 counts["documents"] += 1
                 counts["passages"] += len(analyzed.passages)
@@ -374,28 +475,39 @@ class Index:
                     on_progress(Progress(counts["documents"], counts["passages"], counts["words"], time.monotonic() - started))
             writer.commit()
         except BaseException:
-            writer.cancel()
+            _cancel(writer)
             raise
 
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
-        """Remove documents and their passages; returns how many documents were removed."""
+        """Remove documents and their passages, in one commit; returns how many were indexed.
+
+        >>> index.delete(["notes/old.txt", "n1"])              # doctest: +SKIP
+        2
+        """
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        removed = 0
         with self._write_lock(wait):
-            with self._ix.searcher() as searcher:
-                present = [i for i in ids if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
-            if not present:
-                return 0
-            writer = self._writer(wait)
-            try:
-                for doc_id in present:
-                    writer.delete_by_term("doc_id", doc_id)
-                    removed += 1
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
-        return removed
+            with self._reading() as searcher:
+                present = [i for i in dict.fromkeys(ids) if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
+            return self._remove(present, wait)
+
+    def _prune(self, gone: Callable[[str, str | None], bool], wait: float) -> int:
+        with self._reading() as searcher:
+            ids = [f["doc_id"] for f in searcher.documents(kind=KIND_DOC) if gone(f["doc_id"], f.get("path"))]
+        return self._remove(ids, wait)
+
+    def _remove(self, doc_ids: Sequence[str], wait: float) -> int:
+        """Delete indexed documents in one commit. The caller holds the write lock."""
+        if not doc_ids:
+            return 0
+        writer = self._writer(wait)
+        try:
+            for doc_id in doc_ids:
+                writer.delete_by_term("doc_id", doc_id)
+            writer.commit()
+        except BaseException:
+            _cancel(writer)
+            raise
+        return len(doc_ids)
 
     def _language_of(self, doc: Document, forced: Language | None) -> Language | None:
         """The language given for a document; ``None``: detect it."""
@@ -405,12 +517,39 @@ class Index:
 
     def _writer(self, wait: float) -> Any:
         try:
-            return self._ix.writer(timeout=wait, limitmb=128, codec=Codec())
+            writer = self._ix.writer(timeout=wait, limitmb=128, codec=Codec())
         except windex.LockError:
             raise IndexLockedError(
                 f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "
                 "wait for it to finish, or retry with a longer --wait"
             ) from None
+        if "path" not in writer.schema:
+            # An index made before document records kept their file: the
+            # field joins its schema with this commit.
+            writer.add_field("path", make_schema()["path"])
+        return writer
+
+    def _clean_leftovers(self) -> None:
+        """Remove what a killed writer left: uncommitted segments, sorting runs, half-written TOCs.
+
+        Only a holder of the write lock calls this, so no writer is using those
+        files, and readers only open the files the current table of contents
+        lists. Whoosh removes the first two at its next commit; the third it
+        never does.
+        """
+        storage, name = self._ix.storage, self._ix.indexname
+        try:
+            toc = windex.TOC.read(storage, name)
+        except _DAMAGE as exc:
+            why = f"its table of contents cannot be read ({_describe(exc)})"
+            raise IndexCorruptError(_corrupt(self._path, why)) from None
+        windex.clean_files(storage, name, toc.generation, toc.segments)
+        half_written = re.compile(rf"_{re.escape(name)}_\d+\.toc\.[0-9.]+")
+        for entry in os.listdir(self._path):
+            if half_written.fullmatch(entry):
+                with contextlib.suppress(OSError):
+                    os.remove(self._path / entry)
+        shutil.rmtree(self._path / f"{name}.tmp", ignore_errors=True)
 
     @contextlib.contextmanager
     def _write_lock(self, wait: float) -> Iterator[None]:
@@ -447,6 +586,7 @@ class Index:
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
             try:
+                self._clean_leftovers()
                 yield
             finally:
                 os.ftruncate(fd, 0)
@@ -455,6 +595,17 @@ class Index:
             os.close(fd)
 
     # -- reading -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self, **kwargs: Any) -> Iterator[Any]:
+        """A searcher on the last committed state; an unreadable file raises :class:`IndexCorruptError`."""
+        try:
+            with self._ix.searcher(**kwargs) as searcher:
+                yield searcher
+        except _DAMAGE as exc:
+            raise IndexCorruptError(
+                _corrupt(self._path, f"it cannot be read ({_describe(exc)}); searchlib check lists the damage")
+            ) from None
 
     def search(
         self,
@@ -483,7 +634,7 @@ class Index:
         if limit < 1:
             raise SearchlibError(f"limit must be at least 1, not {limit}")
         ranking = ranking or DEFAULT
-        with self._ix.searcher(weighting=ranking.weighting()) as searcher:
+        with self._reading(weighting=ranking.weighting()) as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
             compiler = QueryCompiler(reader, languages, lone_word_terms, ranking)
@@ -599,7 +750,7 @@ class Index:
         EntityCount(text='OSCE', label='ORG', passages=4)
         """
         wanted = check_entity_type(label) if label else None
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
             counts = []
             for bterm in reader.lexicon("entity_typed"):
@@ -625,7 +776,7 @@ class Index:
 
     def info(self) -> IndexInfo:
         """Counts, languages, size on disk and schema version."""
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
 
             def count(q: wq.Query) -> int:
@@ -641,11 +792,128 @@ class Index:
                 documents=count(wq.Term("kind", KIND_DOC)),
                 passages=count(passages),
                 languages={code: n for code, n in languages.items() if n},
-                size_bytes=sum(f.stat().st_size for f in self._path.iterdir() if f.is_file()),
+                size_bytes=_folder_size(self._path),
                 schema_version=SCHEMA_VERSION,
                 searchlib_version=__version__,
             )
         return info
+
+    def check(self) -> CheckReport:
+        """Read the whole index and verify that it is consistent; raise :class:`IndexCorruptError` if not.
+
+        Every stored record is read and every postings list of every field is
+        decoded. Each passage must belong to a document record, each document
+        record must count exactly its passages (numbered from 0), each
+        passage's text must span its offsets, and the ``doc_id`` and ``kind``
+        postings must agree with the stored records. Checking only reads.
+
+        >>> index.check().documents                               # doctest: +SKIP
+        1
+        """
+        problems: list[str] = []
+        with self._reading() as searcher:
+            reader = searcher.reader()
+            live = set(reader.all_doc_ids())
+            stored: dict[int, dict[str, Any]] = {}
+            for docnum in sorted(live):
+                try:
+                    stored[docnum] = reader.stored_fields(docnum)
+                except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
+                    problems.append(f"stored record {docnum} cannot be read ({_describe(exc)})")
+            kinds, terms = _check_postings(reader, live, stored, problems)
+            problems.extend(_check_records(stored, kinds))
+            segments = len(reader.leaf_readers()) if reader.doc_count_all() else 0
+            generation = reader.generation()
+        if problems:
+            shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
+            raise IndexCorruptError(_corrupt(self._path, f"searchlib check found {len(problems)} problem(s): {shown}"))
+        return CheckReport(
+            documents=len(kinds[KIND_DOC]),
+            passages=len(kinds[KIND_PASSAGE]),
+            segments=segments,
+            terms=terms,
+            generation=generation if generation is not None else self._ix.latest_generation(),
+        )
+
+
+def _check_postings(
+    reader: Any, live: set[int], stored: dict[int, dict[str, Any]], problems: list[str]
+) -> tuple[dict[str, set[int]], int]:
+    """Decode every postings list; return the live records of each kind, and the number of terms."""
+    kinds: dict[str, set[int]] = {KIND_DOC: set(), KIND_PASSAGE: set()}
+    terms = 0
+    size = reader.doc_count_all()
+    for fieldname in sorted(reader.indexed_field_names()):
+        try:
+            for bterm in reader.lexicon(fieldname):
+                terms += 1
+                ids = _postings(reader, fieldname, bterm)
+                if any(not 0 <= i < size for i in ids):
+                    problems.append(f"postings of {fieldname}:{bterm!r} point past the last record")
+                posted = live.intersection(ids)
+                if fieldname == "kind":
+                    kinds.setdefault(bterm.decode("utf-8"), set()).update(posted)
+                elif fieldname == "doc_id":
+                    doc_id = bterm.decode("utf-8")
+                    wrong = sorted(i for i in posted if i in stored and stored[i].get("doc_id") != doc_id)
+                    if wrong:
+                        problems.append(f"postings of doc_id {doc_id!r} list records {wrong[:3]} of another document")
+        except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
+            problems.append(f"postings of field {fieldname} cannot be read ({_describe(exc)})")
+    unkinded = live - kinds[KIND_DOC] - kinds[KIND_PASSAGE]
+    if unkinded:
+        problems.append(f"{len(unkinded)} record(s) are neither a passage nor a document, e.g. {min(unkinded)}")
+    return kinds, terms
+
+
+def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]) -> list[str]:
+    """Check that document records and passages agree, from their stored fields."""
+    problems = []
+    expected: dict[str, int] = {}
+    for docnum in sorted(kinds[KIND_DOC] & stored.keys()):
+        fields = stored[docnum]
+        doc_id, count = fields.get("doc_id"), fields.get("passages")
+        if not isinstance(doc_id, str) or not isinstance(count, int):
+            problems.append(f"document record {docnum} lacks its id or passage count")
+        elif doc_id in expected:
+            problems.append(f"document {doc_id!r} has two records")
+        else:
+            expected[doc_id] = count
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for docnum in sorted(kinds[KIND_PASSAGE] & stored.keys()):
+        fields = stored[docnum]
+        doc_id, number, text = fields.get("doc_id"), fields.get("passage"), fields.get("text")
+        start, end = fields.get("start"), fields.get("end")
+        if not (isinstance(doc_id, str) and isinstance(number, int) and isinstance(text, str)
+                and isinstance(start, int) and isinstance(end, int)):
+            problems.append(f"passage record {docnum} lacks its id, number, text or offsets")
+        elif end - start != len(text):
+            problems.append(f"passage {number} of {doc_id!r} holds {len(text)} characters, not {end - start}")
+        else:
+            numbers[doc_id].append(number)
+    for doc_id in sorted(numbers.keys() - expected.keys()):
+        problems.append(f"passages of {doc_id!r} have no document record")
+    for doc_id, count in sorted(expected.items()):
+        if sorted(numbers.get(doc_id, ())) != list(range(count)):
+            problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
+    return problems
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for entry in os.scandir(path):
+        # A writer may remove a file between the listing and the stat.
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_file():
+                total += entry.stat().st_size
+    return total
+
+
+def _cancel(writer: Any) -> None:
+    # A commit that failed has already released its writer; cancelling it
+    # again would raise "This writer is closed" and hide the real error.
+    if not writer.is_closed:
+        writer.cancel()
 
 
 def _lock_holder(fd: int) -> str:

@@ -20,10 +20,11 @@ language, so that two languages' analyses never share a field:
 ``surf_<lang>``
     the words as written, for "did you mean" suggestions.
 
-Each document also gets one record (``kind=doc``) with its title, content hash
-and passage count, and ``dfold_<lang>``: the folded lemmas of the whole
-document with their counts, so that ranking can weigh a passage's document.
-Both kinds share ``doc_id``, so one delete removes both.
+Each document also gets one record (``kind=doc``) with its title, content hash,
+passage count, ``path`` (the file it was read from: ``--prune`` removes the
+documents whose file is gone), and ``dfold_<lang>``: the folded lemmas of the
+whole document with their counts, so that ranking can weigh a passage's
+document. Both kinds share ``doc_id``, so one delete removes both.
 
 The fields are pre-analyzed: Whoosh never runs an analyzer on them. A field
 type pickles by its configuration only, as Whoosh stores the schema in the
@@ -107,6 +108,7 @@ def make_schema() -> fields.Schema:
         hash=fields.STORED(),
         passages=fields.STORED(),
         words=fields.STORED(),
+        path=fields.STORED(),
         entity=TermSet(),
         etype=TermSet(),
         entity_typed=TermSet(),
