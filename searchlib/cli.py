@@ -6,12 +6,13 @@ result. Library errors become ``Error: ...`` lines with exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ import click
 
 from . import __version__
 from .errors import IndexNotFoundError, SearchlibError
+from .evaluate import EvalProgress, evaluate, write_trec_run
 from .highlight import mark
 from .index import (
     BATCH_DOCUMENTS,
@@ -93,7 +95,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
 @index_option
-@click.option("--lang", help="Language of every document (overrides JSONL \"lang\"). Default: fr.")
+@click.option("--lang", help="Language of every document (overrides JSONL \"lang\"). Default: detected.")
 @wait_option
 @click.option("--skip-errors", is_flag=True, help="Skip malformed JSONL lines instead of stopping.")
 @click.option("--prune", is_flag=True, help="Remove the documents whose file is gone from the folders and files given.")
@@ -124,13 +126,15 @@ def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wa
 @click.option("--entity", help="Only passages that mention this entity, e.g. OSCE.")
 @click.option("--entity-type", help="Only passages with an entity of this type: PER, ORG, LOC, MISC.")
 @click.option("--lang", help="Analyze the query in this language only, and keep its passages.")
+@click.option("--plain", is_flag=True, help="Read QUERY as plain words: no operators, quotes or fields.")
 @format_option
 @_library_errors
 def search(query: str, index_path: Path | None, limit: int, per_doc: bool, entity: str | None,
-           entity_type: str | None, lang: str | None, fmt: str) -> None:
+           entity_type: str | None, lang: str | None, plain: bool, fmt: str) -> None:
     """Search the index. QUERY uses AND, OR, NOT, "phrases", field:word, prefix* and fuzzy~."""
     with _open_for_reading(index_path) as idx:
-        results = idx.search(query, limit=limit, entity=entity, entity_type=entity_type, per_doc=per_doc, lang=lang)
+        results = idx.search(query, limit=limit, entity=entity, entity_type=entity_type, per_doc=per_doc, lang=lang,
+                             plain=plain)
     if fmt == "json":
         click.echo(json.dumps(results.to_dict(), ensure_ascii=False))
     else:
@@ -199,6 +203,65 @@ def check(index_path: Path | None) -> None:
         f"OK: {report.documents} documents, {report.passages} passages, {report.terms} terms in "
         f"{report.segments} segments (commit {report.generation}) at {idx.path}"
     )
+
+
+@main.command(name="eval")
+@click.argument("dataset", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--index", "index_path", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Index the corpus here, or reuse it if already built. Default: a temporary index.")
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="Evaluate this many queries, drawn at random.")
+@click.option("--lang", help="Only queries and documents of this language (a monolingual run).")
+@click.option("--detect", is_flag=True, help="Ignore the corpus \"lang\" field: detect each document's language.")
+@click.option("--run", "run_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the ranking as a TREC run file.")
+@format_option
+@_library_errors
+def evaluate_command(dataset: Path, index_path: Path | None, sample: int | None, lang: str | None, detect: bool,
+                     run_file: Path | None, fmt: str) -> None:
+    """Measure retrieval quality on a judged folder: corpus.jsonl, queries.jsonl, qrels.tsv.
+
+    Documents are ranked by their best passage; reports nDCG@10, MRR@10 and
+    Recall@100, overall and per language.
+    """
+    with _progress() as on_progress:
+        report = evaluate(dataset, index_path=index_path, sample=sample, lang=lang, detect=detect,
+                          on_progress=on_progress)
+    if run_file is not None:
+        write_trec_run(report.run, run_file)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    click.echo(f"dataset:   {report.dataset}")
+    click.echo(f"index:     {report.index} ({report.documents} documents)")
+    click.echo(f"queries:   {report.queries}")
+    columns = {"all": report.metrics, **report.per_language}
+    click.echo(f"{'':12}" + "".join(f"{name:>8}" for name in columns))
+    for metric in report.metrics:
+        click.echo(f"{metric:12}" + "".join(f"{values[metric]:8.4f}" for values in columns.values()))
+    click.echo(f"time:      {report.seconds_indexing:.1f}s indexing, {report.seconds_querying:.1f}s querying")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[EvalProgress], None] | None]:
+    """A progress bar on stderr for each phase, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bars: dict[str, Any] = {}
+
+    def update(p: EvalProgress) -> None:
+        bar = bars.get(p.phase)
+        if bar is None:
+            for other in bars.values():
+                other.render_finish()
+            bar = bars[p.phase] = click.progressbar(length=p.total or None, label=p.phase, file=sys.stderr)
+        bar.update(p.done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
 
 
 def _open_for_reading(index_path: Path | None) -> Index:

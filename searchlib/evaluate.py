@@ -209,7 +209,10 @@ def score(qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[str, float
 
     A query with no retrieved document counts as zero, as in trec_eval with ``-c``.
     """
-    import ir_measures
+    try:
+        import ir_measures
+    except ImportError:
+        raise SearchlibError("evaluation needs the ir-measures package; install it with: pip install 'searchlib[eval]'") from None
 
     measures = [ir_measures.parse_measure(name) for name in METRICS.values()]
     ranked = {qid: {doc: float(len(docs) - i) for i, (doc, _) in enumerate(docs)} for qid, docs in run.items()}
