@@ -21,7 +21,7 @@ from .languages import DEFAULT_LANGUAGE, DETECTABLE, Language, get_language
 #: Characters of a document the detector reads: plenty for a reliable answer.
 DOCUMENT_SAMPLE = 20_000
 #: A paragraph this long, and this sure of another language, gets its own.
-PARAGRAPH_MIN_CHARS = 200
+PARAGRAPH_MIN_CHARS = 100
 PARAGRAPH_MIN_PROBABILITY = 0.99
 #: A text shorter than this ("JPEG", "Une note.") is French, the default,
 #: unless the detector is this sure of another language.

@@ -56,13 +56,17 @@ class Language:
     lemmatizer: str
     #: The installed spaCy pipeline package, for TRAINED.
     pipeline: str | None = None
-    #: Snowball algorithm (PyStemmer name) applied to LOOKUP lemmas.
+    #: Snowball algorithm (PyStemmer name): every word is also indexed under
+    #: its stem (see schema.py), and LOOKUP lemmas are stemmed too.
     stemmer: str | None = None
     #: Elided function words, written with the ASCII apostrophe ("l'"). They
     #: are never indexed, and a query word loses them before it is looked up.
     elisions: frozenset[str] = frozenset()
     #: Clitics spaCy splits off the end of a word ("'s", "n't"): never indexed.
     clitics: frozenset[str] = frozenset()
+    #: Words that are function words whatever their tag: the tagger often
+    #: calls "quel" an adjective, and it carries nothing a passage would share.
+    always_function: frozenset[str] = frozenset()
     has_entities: bool = False
     #: Entity labels the pipeline produces.
     entity_labels: tuple[str, ...] = ()
@@ -74,11 +78,20 @@ class Language:
     has_stop_words: bool = True
     #: Among the languages the language detector chooses from.
     detectable: bool = False
+    #: Words of spaCy's stop list that are content words, and so are kept:
+    #: without a tagger to tell, a noun on the list ("casa", "Jahr") would
+    #: never be found.
+    not_stop: frozenset[str] = frozenset()
 
     def is_function_word(self, surface: str, pos: str = "", lemma: str = "") -> bool:
         """Whether a word, tagged ``pos`` in context (if known), is left out of the index."""
-        if surface in self.elisions or surface in self.clitics:
+        if surface in self.elisions or surface in self.clitics or surface in self.always_function:
             return True
+        if surface.startswith("-") and len(surface) > 1:
+            # An inverted pronoun spaCy splits off with its hyphen ("est-ce",
+            # "a-t-il"): "-ce", "-t", "-il" are function words.
+            core = surface.lstrip("-")
+            return len(core) <= 1 or core in self.stop_words
         if any(c.isdigit() for c in surface) or not self.has_stop_words:
             return False
         stop = self.stop_words
@@ -89,7 +102,7 @@ class Language:
     @property
     def stop_words(self) -> frozenset[str]:
         """The language's stop list (spaCy's), imported on first use."""
-        return _stop_words(self.code) if self.has_stop_words else frozenset()
+        return _stop_words(self.code) - self.not_stop if self.has_stop_words else frozenset()
 
     def strip_elision(self, word: str) -> str:
         """``"l'impunité"`` → ``"impunité"``, ``"trafficking's"`` → ``"trafficking"``."""
@@ -112,9 +125,11 @@ FRENCH = Language(
     aliases=("fr", "fra", "fre", "french", "français", "francais"),
     lemmatizer=TRAINED,
     pipeline="fr_core_news_sm",
+    stemmer="french",
     elisions=frozenset(
         {"l'", "d'", "j'", "m'", "n'", "s'", "t'", "c'", "qu'", "jusqu'", "lorsqu'", "puisqu'", "quoiqu'", "presqu'"}
     ),
+    always_function=frozenset({"quel", "quelle", "quels", "quelles", "lequel", "laquelle", "lesquels", "lesquelles"}),
     has_entities=True,
     entity_labels=("LOC", "MISC", "ORG", "PER"),
     participle_verbs=True,
@@ -128,21 +143,72 @@ REGISTERED: tuple[Language, ...] = (
         "English",
         ("eng", "english", "anglais"),
         stemmer="english",
+        not_stop=frozenset(
+            "amount back bottom call eight eleven empty fifteen fifty first five forty four front full give hundred keep last made make move name nine one part please serious show side six sixty take ten third three twelve twenty two used using whole".split()
+        ),
         clitics=frozenset({"'s", "'", "n't", "'re", "'ve", "'ll", "'d", "'m"}),
     ),
-    _lookup("de", "German", ("deu", "ger", "german", "deutsch", "allemand"), stemmer="german"),
-    _lookup("es", "Spanish", ("spa", "spanish", "español", "espanol", "espagnol"), stemmer="spanish"),
+    _lookup(
+        "de",
+        "German",
+        ("deu", "ger", "german", "deutsch", "allemand"),
+        stemmer="german",
+        not_stop=frozenset(
+            "acht achte achten achter achtes allgemeinen beispiel bekannt besser besten drei dritte dritten dritter drittes ehrlich ende früher fünf fünfte fünften fünfter fünftes gehen geht gemacht gesagt ging gross grosse grossen grosser grosses groß große großen großer großes gut gute guter gutes heute jahr jahre jahren kleine kleinen kleiner kleines kommen kommt kurz lang lange leicht machen macht machte mittel morgen möglich nahm natürlich neue neuen neun neunte neunten neunter neuntes offen recht rechte rechten rechter rechtes richtig sagt sagte satt schlecht sechs sechste sechsten sechster sechstes sieben siebente siebenten siebenter siebentes siebte siebten siebter siebtes später tage tagen teil vergangene vergangenen vier vierte vierten vierter viertes wahr zehn zehnte zehnten zehnter zehntes zeit zwanzig zwei zweite zweiten zweiter zweites".split()
+        ),
+    ),
+    _lookup(
+        "es",
+        "Spanish",
+        ("spa", "spanish", "español", "espanol", "espagnol"),
+        stemmer="spanish",
+        not_stop=frozenset(
+            "acuerdo afirmó agregó añadió aseguró breve buen buena buenas bueno buenos cinco comentó consideró cuatro dias diez dijeron dijo doce días estado estados explicó expresó final gran grande grandes indicó informo informó lado largo manifestó mayor medio mejor mencionó modo manera nueva nuevas nueve nuevo nuevos ocho once parte paìs peor primer primera primero primeros próximo próximos segunda segundo seis señaló siete tercera tercero total tres verdad verdadera verdadero veces última últimas último últimos".split()
+        ),
+    ),
     _lookup(
         "it",
         "Italian",
         ("ita", "italian", "italiano", "italien"),
         stemmer="italian",
+        not_stop=frozenset(
+            "anni anno ansa bravo brava casa caso cento cima citta città conclusione consiglio cortesia esempio fine forza futuro generale giorni giorno governo grande gruppo lavoro lato luogo mancanza marche mesi mila miliardi milioni ministro modo momento mondo mosto nazionale nove novanta nuovo ottanta otto paese parte persone piedi posto quattro recente registrazione scola scopo sette tempo titolo trenta ultimo uomo vita volta volte".split()
+        ),
         elisions=frozenset(
-            {"l'", "un'", "dell'", "all'", "dall'", "nell'", "sull'", "coll'", "quest'", "quell'", "c'", "d'", "po'", "sant'"}
+            {
+                "l'",
+                "un'",
+                "dell'",
+                "all'",
+                "dall'",
+                "nell'",
+                "sull'",
+                "coll'",
+                "quest'",
+                "quell'",
+                "c'",
+                "d'",
+                "po'",
+                "sant'",
+            }
         ),
     ),
-    _lookup("pt", "Portuguese", ("por", "portuguese", "português", "portugues", "portugais"), stemmer="portuguese"),
-    _lookup("nl", "Dutch", ("nld", "dut", "dutch", "nederlands", "néerlandais"), stemmer="dutch"),
+    _lookup(
+        "pt",
+        "Portuguese",
+        ("por", "portuguese", "português", "portugues", "portugais"),
+        stemmer="portuguese",
+        not_stop=frozenset(
+            "apoio caminho catorze cento certeza cinco coisa conselho corrente dezanove dezasseis dezassete dezoito dois doze duas estado exemplo falta favor forma grande grandes grupo local lugar maior maioria maiorias menor meses momento nova novas nove novo novos nível número números oitava oitavo oito onze parte ponto pontos posição povo primeira primeiro quarta quarto quatro questão quinta quinto quinze relação segunda segundo seis sete sexta sexto sistema sétima sétimo tempo terceira terceiro tipo treze três valor vinte zero área último".split()
+        ),
+    ),
+    _lookup(
+        "nl",
+        "Dutch",
+        ("nld", "dut", "dutch", "nederlands", "néerlandais"),
+        stemmer="dutch",
+        not_stop=frozenset("klaar prof publ".split()),
+    ),
 )
 
 LANGUAGES: dict[str, Language] = {lang.code: lang for lang in REGISTERED}
@@ -173,10 +239,8 @@ def get_language(name: str) -> Language:
 @functools.cache
 def _generic(code: str) -> Language | None:
     """A language spaCy can tokenize but searchlib has no lemmas for, or None."""
-    spec = importlib.util.find_spec("spacy")
-    locations = spec.submodule_search_locations if spec else None
     # Looked up on disk: importing spaCy to ask would cost a second on every search.
-    if not locations or not (Path(next(iter(locations))) / "lang" / code / "__init__.py").is_file():
+    if not (_spacy_dir() / "lang" / code / "__init__.py").is_file():
         return None
     # Only tokenized, lowercased and folded: every word is kept.
     return Language(code=code, name=code, aliases=(code,), lemmatizer=NO_LEMMAS, has_stop_words=False)
@@ -184,5 +248,23 @@ def _generic(code: str) -> Language | None:
 
 @functools.cache
 def _stop_words(code: str) -> frozenset[str]:
-    module = importlib.import_module(f"spacy.lang.{code}.stop_words")
+    # spaCy's stop lists are self-contained files. Importing them as
+    # spacy.lang.fr.stop_words would first run spacy/lang/fr/__init__.py,
+    # which builds the tokenizer's exceptions: seconds on the query path.
+    path = _spacy_dir() / "lang" / code / "stop_words.py"
+    spec = importlib.util.spec_from_file_location(f"_searchlib_stop_words_{code}", path)
+    if spec is None or spec.loader is None:
+        return frozenset()
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return frozenset(module.STOP_WORDS)
+
+
+def _spacy_dir() -> Path:
+    spec = importlib.util.find_spec("spacy")
+    locations = spec.submodule_search_locations if spec else None
+    if not locations:
+        raise UnknownLanguageError(
+            "spaCy is not installed; install searchlib's dependencies with: pip install searchlib"
+        )
+    return Path(next(iter(locations)))

@@ -34,6 +34,10 @@ def test_languages_unknown_code_lists_the_supported_ones():
         ("pas", "ADV", "pas", True),
         ("l'", "DET", "le", True),
         ("qu'", "SCONJ", "que", True),
+        ("quel", "ADJ", "quel", True),  # "Quel est...": the tagger's adjective is a question word
+        ("-t", "PRON", "-t", True),  # "a-t-il"
+        ("-ce", "PRON", "ce", True),  # "est-ce"
+        ("-là", "ADV", "-là", True),
     ],
 )
 def test_languages_function_words_are_chosen_by_part_of_speech(surface, pos, lemma, dropped):

@@ -1,0 +1,110 @@
+"""Every supported language on real sentences: lemma matches, marks on the words as written, stop words."""
+
+import pytest
+from conftest import doc, words
+
+from searchlib import Document
+
+SENTENCES = {
+    "fr": "Les enfants jouaient dans les vieilles maisons près de la rivière.",
+    "en": "The children were playing in the old houses near the river.",
+    "de": "Die Kinder spielten in den alten Häusern am Fluss.",
+    "es": "Los niños jugaban en las casas viejas cerca del río.",
+    "it": "I bambini giocavano nelle vecchie case vicino al fiume dell'antica città.",
+    "pt": "As crianças brincavam nas casas velhas perto do rio.",
+    "nl": "De kinderen speelden in de oude huizen bij de rivier.",
+}
+
+
+@pytest.fixture(scope="module")
+def languages_index(tmp_path_factory):
+    from searchlib import create_index
+
+    index = create_index(tmp_path_factory.mktemp("languages") / "index")
+    index.add([Document(id=code, text=text) for code, text in SENTENCES.items()])  # languages detected
+    return index
+
+
+def test_languages_search_each_document_is_detected(languages_index):
+    assert {d.id: d.lang for d in languages_index.documents()} == {code: code for code in SENTENCES}
+
+
+@pytest.mark.parametrize(
+    ("lang", "query", "marked"),
+    [
+        ("fr", "maison", "maisons"),
+        ("fr", "jouer", "jouaient"),
+        ("en", "house", "houses"),
+        ("en", "child", "children"),
+        ("de", "Haus", "Häusern"),
+        ("de", "Kind", "Kinder"),
+        ("es", "casa", "casas"),
+        ("es", "niño", "niños"),
+        ("it", "casa", "case"),
+        ("it", "bambino", "bambini"),
+        ("it", "città", "città"),  # on spaCy's Italian stop list, but a noun
+        ("it", "antica", "antica"),  # after the elided "dell'"
+        ("pt", "casa", "casas"),
+        ("pt", "criança", "crianças"),
+        ("nl", "huis", "huizen"),  # a plural the lookup table lacks: Snowball joins them
+        ("nl", "rivier", "rivier"),
+    ],
+)
+def test_languages_search_lemma_match_marks_the_word_as_written(languages_index, lang, query, marked):
+    results = languages_index.search(query, lang=lang)
+    assert [h.doc_id for h in results.hits] == [lang]
+    assert words(results.hits[0]) == [marked]
+
+
+@pytest.mark.parametrize(
+    ("lang", "stop"),
+    [("fr", "les"), ("en", "the"), ("de", "die"), ("es", "las"), ("it", "nelle"), ("pt", "nas"), ("nl", "de")],
+)
+def test_languages_search_stop_words_match_nothing(languages_index, lang, stop):
+    assert languages_index.search(stop, lang=lang).total == 0
+
+
+def test_languages_search_without_lang_searches_every_language(languages_index):
+    assert {h.doc_id for h in languages_index.search("casa").hits} >= {"es", "it", "pt"}
+    assert [h.lang for h in languages_index.search("Häusern").hits] == ["de"]
+
+
+def test_languages_search_ambiguous_short_queries_are_routed_to_every_plausible_language(empty_index):
+    empty_index.add(
+        [
+            doc("chat-fr", "Le chat noir dort sur le canapé du salon depuis ce matin."),
+            doc("chat-en", "Let us chat about the weather and the garden this afternoon."),
+            doc("pain-fr", "Le boulanger vend du pain frais tous les matins."),
+            doc("pain-en", "The pain in his back kept him awake all night."),
+        ]
+    )
+    assert {d.lang for d in empty_index.documents()} == {"fr", "en"}
+    for word in ("chat", "pain"):
+        found = {h.doc_id for h in empty_index.search(word).hits}
+        assert found == {f"{word}-fr", f"{word}-en"}, word
+        assert [h.doc_id for h in empty_index.search(word, lang="en").hits] == [f"{word}-en"]
+
+
+def test_languages_search_a_mixed_document_is_analyzed_paragraph_by_paragraph(empty_index):
+    text = (
+        "Rapport annuel\n\n"
+        "La conférence de l'Alliance contre la traite des êtres humains a réuni de nombreux experts venus de toute "
+        "l'Europe pour discuter des poursuites judiciaires et de la protection des victimes.\n\n"
+        "The conference of the Alliance against trafficking in human beings brought together many experts from "
+        "all over Europe to discuss prosecutions and the protection of victims and survivors."
+    )
+    empty_index.add([doc("mixed", text)])
+    [info] = empty_index.documents()
+    assert info.lang == "fr"
+    english = empty_index.search("survivors")
+    assert [(h.doc_id, h.lang) for h in english.hits] == [("mixed", "en")]
+    assert words(english.hits[0]) == ["survivors"]
+    french = empty_index.search("victimes", lang="fr")
+    assert [h.lang for h in french.hits] == ["fr"]
+
+
+def test_languages_search_a_language_without_lemmas(empty_index):
+    empty_index.add([doc("sv", "Barnen leker i de gamla husen vid floden.", lang="sv")])
+    assert words(empty_index.search("husen").hits[0]) == ["husen"]
+    assert empty_index.search("hus").total == 0  # tokenized and folded, not lemmatized
+    assert words(empty_index.search("Floden").hits[0]) == ["floden"]
