@@ -38,6 +38,7 @@ from .errors import (
 from .index import (
     AddReport,
     CheckReport,
+    DocumentInfo,
     EntityCount,
     EntityMention,
     Hit,
@@ -54,6 +55,7 @@ __all__ = [
     "AddReport",
     "CheckReport",
     "Document",
+    "DocumentInfo",
     "EntityCount",
     "EntityMention",
     "Hit",

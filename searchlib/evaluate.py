@@ -257,7 +257,7 @@ def _run(
     run: dict[str, list[tuple[str, float]]] = {}
     for i, q in enumerate(queries, start=1):
         try:
-            results = index.search(q.text, limit=DEPTH, per_doc=True, lang=lang, plain=True, ranking=ranking)
+            results = index.search(q.text, limit=DEPTH, per_doc=True, lang=lang, plain=True, highlight=False, ranking=ranking)
         except QuerySyntaxError:
             results = None
         run[q.id] = [(hit.doc_id, hit.score) for hit in results.hits] if results else []

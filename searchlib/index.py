@@ -149,6 +149,17 @@ class IndexInfo:
 
 
 @dataclass(frozen=True)
+class DocumentInfo:
+    """One indexed document: its id, title, main language and size."""
+
+    id: str
+    title: str
+    lang: str
+    passages: int
+    words: int
+
+
+@dataclass(frozen=True)
 class AddReport:
     """What one call to :meth:`Index.add` did."""
 
@@ -617,6 +628,7 @@ class Index:
         per_doc: bool = False,
         lang: str | None = None,
         plain: bool = False,
+        highlight: bool = True,
         ranking: Ranking | None = None,
     ) -> SearchResults:
         """Rank passages for ``query``; see :mod:`searchlib.query` for the syntax.
@@ -625,8 +637,10 @@ class Index:
         entity; ``per_doc`` keeps the best passage of each document; ``lang``
         analyzes the query in that language only and keeps its passages;
         ``plain`` reads the query as plain words with no syntax, for text
-        pasted from elsewhere (questions, titles); ``ranking`` overrides the
-        ranking parameters (:class:`searchlib.ranking.Ranking`), for evaluation.
+        pasted from elsewhere (questions, titles); ``highlight=False`` skips
+        finding the matches (``matches`` comes back empty), which is faster;
+        ``ranking`` overrides the ranking parameters
+        (:class:`searchlib.ranking.Ranking`), for evaluation.
 
         >>> index.search("exploiter", limit=1).hits[0].matches   # doctest: +SKIP
         ((161, 170),)
@@ -657,7 +671,7 @@ class Index:
             ranked, total = self._rank(
                 searcher, Require(compiled.query, wq.And(filters)), document_terms, ranking, limit=limit, per_doc=per_doc
             )
-            hits = self._hits(searcher, ranked, compiled.leaves)
+            hits = self._hits(searcher, ranked, compiled.leaves, highlight=highlight)
             suggestion = compiler.suggest(query, compiled.unknown) if compiled.unknown else None
         return SearchResults(query=query, total=total, suggestion=suggestion, hits=tuple(hits))
 
@@ -670,50 +684,60 @@ class Index:
         *,
         limit: int,
         per_doc: bool,
-    ) -> tuple[list[tuple[int, float, dict]], int]:
-        """The top ``limit`` passages (best of each document with ``per_doc``), and the total."""
+    ) -> tuple[list[tuple[int, float, str]], int]:
+        """The top ``limit`` ``(docnum, score, doc_id)`` (best passage per document with ``per_doc``), and the total."""
+        column = searcher.reader().column_reader("doc_id")
         candidates = max(limit * RERANK_FACTOR, RERANK_MIN) if document_terms or per_doc else limit
         while True:
             results = searcher.search(query, limit=candidates)
-            ranked = self._rerank(searcher, results, document_terms, ranking.document_weight)
+            found = [(hit.docnum, hit.score or 0.0, column[hit.docnum]) for hit in results]
+            ranked = self._rerank(searcher, found, document_terms, ranking.document_weight)
             if per_doc:
                 seen: set[str] = set()
-                ranked = [item for item in ranked if not (item[2]["doc_id"] in seen or seen.add(item[2]["doc_id"]))]
+                ranked = [item for item in ranked if not (item[2] in seen or seen.add(item[2]))]
             if len(ranked) >= limit or results.scored_length() < candidates:
                 break
             candidates *= 4
-        if per_doc:
-            column = searcher.reader().column_reader("doc_id")
-            total = len({column[docnum] for docnum in results.docs()})
-        else:
+        if not per_doc:
             total = len(results)
+        elif results.scored_length() < candidates:
+            total = len(ranked)  # every match is among the candidates
+        else:
+            total = len({column[docnum] for docnum in results.docs()})
         return ranked[:limit], total
 
     def _rerank(
-        self, searcher: Any, results: Any, document_terms: Sequence[wq.Query], weight: float
-    ) -> list[tuple[int, float, dict]]:
+        self, searcher: Any, found: list[tuple[int, float, str]], document_terms: Sequence[wq.Query], weight: float
+    ) -> list[tuple[int, float, str]]:
         """Add each passage's document-level score (its words across the whole document) and re-sort.
 
         A passage is ranked by its own words first; among passages that match
         alike, the one whose document is more about the query ranks higher.
         Only the top candidates are re-ranked, so this costs one small query.
         """
-        stored = [(hit.docnum, hit.score or 0.0, hit.fields()) for hit in results]
-        if not document_terms or not stored:
-            return stored
-        ids = sorted({fields["doc_id"] for _, _, fields in stored})
+        if not document_terms or not found:
+            return found
+        ids = sorted({doc_id for _, _, doc_id in found})
         only = wq.And([wq.Term("kind", KIND_DOC), wq.Or([wq.Term("doc_id", i) for i in ids])])
-        scores = {hit["doc_id"]: hit.score for hit in searcher.search(Require(wq.Or(list(document_terms)), only), limit=None)}
-        rescored = [(docnum, score + weight * scores.get(fields["doc_id"], 0.0), fields) for docnum, score, fields in stored]
+        column = searcher.reader().column_reader("doc_id")
+        scores = {column[hit.docnum]: hit.score for hit in searcher.search(Require(wq.Or(list(document_terms)), only), limit=None)}
+        rescored = [(docnum, score + weight * scores.get(doc_id, 0.0), doc_id) for docnum, score, doc_id in found]
         return sorted(rescored, key=lambda item: -item[1])
 
-    def _hits(self, searcher: Any, stored: Sequence[tuple[int, float, dict]], leaves: Sequence[Any]) -> list[Hit]:
-        matches = find_matches(
-            searcher,
-            [docnum for docnum, _, _ in stored],
-            leaves,
-            texts={docnum: fields["text"] for docnum, _, fields in stored},
-            entities={docnum: fields.get("entities", ()) for docnum, _, fields in stored},
+    def _hits(
+        self, searcher: Any, ranked: Sequence[tuple[int, float, str]], leaves: Sequence[Any], *, highlight: bool
+    ) -> list[Hit]:
+        stored = [(docnum, score, searcher.stored_fields(docnum)) for docnum, score, _ in ranked]
+        matches = (
+            find_matches(
+                searcher,
+                [docnum for docnum, _, _ in stored],
+                leaves,
+                texts={docnum: fields["text"] for docnum, _, fields in stored},
+                entities={docnum: fields.get("entities", ()) for docnum, _, fields in stored},
+            )
+            if highlight
+            else {}
         )
         hits = []
         for rank, (docnum, score, fields) in enumerate(stored, start=1):
@@ -797,6 +821,23 @@ class Index:
                 searchlib_version=__version__,
             )
         return info
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed document, sorted by id.
+
+        >>> [d.lang for d in index.documents()]                  # doctest: +SKIP
+        ['fr']
+        """
+        with self._reading() as searcher:
+            records = [searcher.stored_fields(n) for n in searcher.docs_for_query(wq.Term("kind", KIND_DOC))]
+        return sorted(
+            (
+                DocumentInfo(id=r["doc_id"], title=r.get("title", ""), lang=r.get("lang", ""),
+                             passages=r.get("passages", 0), words=r.get("words", 0))
+                for r in records
+            ),
+            key=lambda d: d.id,
+        )
 
     def check(self) -> CheckReport:
         """Read the whole index and verify that it is consistent; raise :class:`IndexCorruptError` if not.

@@ -78,3 +78,22 @@ def _stemmer(algorithm: str) -> Callable[[str], str]:
     import Stemmer
 
     return Stemmer.Stemmer(algorithm).stemWord
+
+
+@functools.cache
+def stem_term(language: Language) -> Callable[[str], str] | None:
+    """``folded word → stem term`` (``"~"`` + its Snowball stem), or None for a language without a stemmer.
+
+    The ``~`` keeps stems apart from lemmas in the fields they share. A stem
+    depends on the word alone, not on its context, so a query word reaches
+    the same stem as the document word with no lexicon.
+    """
+    if not language.stemmer:
+        return None
+    stem = _stemmer(language.stemmer)
+
+    @functools.lru_cache(maxsize=200_000)
+    def term(folded: str) -> str:
+        return "~" + stem(folded)
+
+    return term

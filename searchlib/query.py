@@ -22,6 +22,7 @@ lemmas first and the folded ones with a lower weight, so ``traité`` ranks
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from .errors import QuerySyntaxError, UnknownEntityTypeError
 from .languages import Language, get_language
 from .schema import (
     LEAD,
+    surface_terms,
     document_fold_field,
     entity_key,
     fold_field,
@@ -47,6 +49,7 @@ from .schema import (
     title_fold_field,
     title_lemma_field,
 )
+from .nlp import stem_term
 from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
 from .whoosh_fixes import DisjunctionMax, Require
@@ -143,6 +146,10 @@ class _Expansion:
     #: function word in the documents: "le" is a name in "Le Pen" but an
     #: article nearly everywhere else, so a query's "Le" weighs almost nothing.
     weight: float = 1.0
+    #: The word's stem term (``~`` + Snowball stem), in the folded field; "" if none.
+    stem: str = ""
+    #: The word as typed (one part of it, elisions off), normalized.
+    written: str = ""
 
 
 Fallback = Callable[[Language, str], "tuple[str, ...] | None"]
@@ -274,6 +281,8 @@ class QueryCompiler:
         self.languages = list(languages)
         self.fallback = fallback
         self._cache: dict[tuple[str, str], list[_Expansion]] = {}
+        self._seen: dict[tuple[str, str], bool] = {}
+        self._lexicon: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
         #: Per language: the weight of its analysis of the query.
         self._weights = {lang.code: 1.0 for lang in self.languages}
         #: Languages in which a word the index has never seen is analyzed with spaCy.
@@ -335,17 +344,19 @@ class QueryCompiler:
         return e.weight if self.ranking.function_word_weights else 1.0
 
     def _word_query(self, e: _Expansion, exact_field: str, fold_field_: str, weight: float) -> wq.Query:
+        """The word's lemmas (the best-scoring one counts), plus its stem."""
         if e.accented and e.exact:
             subs = [wq.Term(exact_field, t) for t in sorted(e.exact)]
             subs += [wq.Term(fold_field_, t, boost=self.ranking.folded_weight) for t in sorted(e.folded)]
         else:
             subs = [wq.Term(fold_field_, t) for t in sorted(e.folded)]
         weight *= self._share(e)
-        if len(subs) == 1:
-            return _boosted(subs[0], weight)
         # A word indexed under two lemmas ("exploités": exploité, exploiter)
         # matches twice at one position; count it once.
-        return DisjunctionMax(subs, boost=weight)
+        lemmas = subs[0] if len(subs) == 1 else DisjunctionMax(subs)
+        if not e.stem or not self.ranking.stem_weight:
+            return _boosted(lemmas, weight)
+        return wq.Or([lemmas, wq.Term(fold_field_, e.stem, boost=self.ranking.stem_weight)], boost=weight)
 
     def _proximity(self, out: CompiledQuery) -> list[wq.Query]:
         """Bonus queries: each pair of adjacent query words, near each other in the passage."""
@@ -358,7 +369,7 @@ class QueryCompiler:
         return bonus
 
     def _has_term(self, word: str, lang: Language) -> bool:
-        return (fold_field(lang.code), fold(word)) in self.reader
+        return self._exists(fold_field(lang.code), fold(word))
 
     # -- the tree ----------------------------------------------------------
 
@@ -442,12 +453,17 @@ class QueryCompiler:
                 title.append(_phrase_query(slots, title_fold_field(code), title_weight, slop))
             if positive and fieldname == "text":
                 for e in slots:
-                    out.document_terms.append(
-                        _any([wq.Term(document_fold_field(code), t, boost=weight * self._share(e)) for t in sorted(e.folded)])
-                    )
+                    field_name = document_fold_field(code)
+                    boost = weight * self._share(e)
+                    lemmas = [wq.Term(field_name, t) for t in sorted(e.folded)]
+                    out.document_terms.append(_boosted(lemmas[0] if len(lemmas) == 1 else DisjunctionMax(lemmas), boost))
+                    if self.ranking.surface_views:
+                        out.document_terms.extend(wq.Term(field_name, t, boost=boost) for t in surface_terms(lang, e.written))
                 if len(slots) == 1:
                     terms = [(lemma_field(code), t) for t in sorted(slots[0].exact)]
                     terms += [(fold_field(code), t) for t in sorted(slots[0].folded)]
+                    if slots[0].stem and self.ranking.stem_weight:
+                        terms.append((fold_field(code), slots[0].stem))
                     out.leaves.append(WordLeaf(tuple(terms)))
                 else:
                     folded = tuple(tuple(sorted(e.folded)) for e in slots)
@@ -503,7 +519,15 @@ class QueryCompiler:
         """The expansions of one typed word: one per part, none for a function word."""
         key = (word, lang.code)
         if key not in self._cache:
-            self._cache[key] = [e for part in self._parts(word, lang) if (e := self._expand_part(part, lang))]
+            stem = stem_term(lang)
+            expansions = []
+            for part in self._parts(word, lang):
+                e = self._expand_part(part, lang)
+                if e is not None:
+                    e = dataclasses.replace(e, stem=stem(fold(part)) if stem else "", written=part)
+                if e is not None:
+                    expansions.append(e)
+            self._cache[key] = expansions
         return self._cache[key]
 
     def _parts(self, word: str, lang: Language) -> list[str]:
@@ -526,9 +550,9 @@ class QueryCompiler:
         as_stop = sum(n for lemma, n in same if not lemma)
         as_content = sum(n for lemma, n in same if lemma)
         weight = as_content / (as_content + as_stop) if as_stop and as_content else 1.0
-        if (lemma_field(lang.code), word) in self.reader:
+        if self._exists(lemma_field(lang.code), word):
             exact.add(word)
-        if (fold_field(lang.code), fold(word)) in self.reader:
+        if self._exists(fold_field(lang.code), fold(word)):
             folded.add(fold(word))
         accented = fold(word) != word
         if exact or folded:
@@ -544,28 +568,37 @@ class QueryCompiler:
             return None
         # Unseen by the index: keep the candidate lemmas the index holds, else
         # the first one, which matches nothing and makes the word "unknown".
-        terms = [t for t in candidates if (lemma_field(lang.code), t) in self.reader] or list(candidates[:1])
+        terms = [t for t in candidates if self._exists(lemma_field(lang.code), t)] or list(candidates[:1])
         return _Expansion(frozenset(terms), frozenset(fold(t) for t in terms), accented)
+
+    def _exists(self, fieldname: str, term: str) -> bool:
+        key = (fieldname, term)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = key in self.reader
+        return found
 
     def _lex_entries(self, word: str, lang: Language, *, counts: bool = False) -> list:
         """The lexicon entries for ``word`` folded: ``(surface, lemma)``, or with ``counts``
         ``(surface, lemma, passages)``; an empty lemma records a function word."""
-        field_name = lex_field(lang.code)
-        entries = []
-        for btext in self.reader.expand_prefix(field_name, fold(word) + "\x1f"):
-            _folded, surface, lemma = parse_lex_term(btext.decode("utf-8"))
-            if counts:
-                entries.append((surface, lemma, self.reader.doc_frequency(field_name, btext)))
-            else:
-                entries.append((surface, lemma))
-        return entries
+        key = (fold(word), lang.code)
+        entries = self._lexicon.get(key)
+        if entries is None:
+            field_name = lex_field(lang.code)
+            entries = self._lexicon[key] = [
+                (*parse_lex_term(btext.decode("utf-8"))[1:], self.reader.doc_frequency(field_name, btext))
+                for btext in self.reader.expand_prefix(field_name, key[0] + "\x1f")
+            ]
+        return entries if counts else [(surface, lemma) for surface, lemma, _ in entries]
 
     def _known(self, word: str) -> bool:
         """Whether any language's expansion of ``word`` matches a term of the index."""
         for lang in self.languages:
             for e in self._expand(word, lang):
-                if any((lemma_field(lang.code), t) in self.reader for t in e.exact) or any(
-                    (fold_field(lang.code), t) in self.reader for t in e.folded
+                # Stems are left out: "prostitusion" shares the stem of
+                # "prostitution" and finds it, but is still a typo to point out.
+                if any(self._exists(lemma_field(lang.code), t) for t in e.exact) or any(
+                    self._exists(fold_field(lang.code), t) for t in e.folded
                 ):
                     return True
         # A word made only of function words matches nothing, but is not a typo.
@@ -586,10 +619,13 @@ class QueryCompiler:
 
     def _closest(self, word: str) -> str | None:
         maxdist = 1 if len(word) <= 4 else 2
+        # Typos rarely hit the first letters, and each letter of shared prefix
+        # divides the words Whoosh compares one by one.
+        prefix = 1 if len(word) <= 5 else 2
         candidates = []
         for lang in self.languages:
             fieldname = surface_field(lang.code)
-            for candidate in self.reader.terms_within(fieldname, word, maxdist, prefix=1):
+            for candidate in self.reader.terms_within(fieldname, word, maxdist, prefix=prefix):
                 distance = _distance(fold(candidate), fold(word))
                 candidates.append((distance, -self.reader.doc_frequency(fieldname, candidate), candidate))
         return min(candidates)[2] if candidates else None

@@ -45,8 +45,15 @@ class Ranking:
     title_weight: float = 0.5
     #: Weight of an accent-folded match when the query word has accents.
     folded_weight: float = 0.6
+    #: Weight of a match on the word's Snowball stem, added to its lemma's.
+    stem_weight: float = 1.0
     #: Weight of a passage's document-level score (its words over the whole document).
-    document_weight: float = 1.0
+    document_weight: float = 3.0
+    #: Document-level scoring also matches each word's stem, written form and prefix.
+    surface_views: bool = True
+    #: BM25 parameters of the document-level field.
+    document_k1: float = K1
+    document_b: float = B
     #: Scale a query word by how often it was a content word rather than a function word.
     function_word_weights: bool = True
     #: Bonus for pairs of adjacent query words found within ``proximity_slop`` words.
@@ -56,7 +63,12 @@ class Ranking:
     def weighting(self) -> scoring.WeightingModel:
         if not self.field_statistics:
             return scoring.BM25F(B=self.b, K1=self.k1)
-        return FieldBM25(k1=self.k1, b=self.b, field_b={"tlemma_": self.title_b, "tfold_": self.title_b})
+        return FieldBM25(
+            k1=self.k1,
+            b=self.b,
+            field_b={"tlemma_": self.title_b, "tfold_": self.title_b, "dfold_": self.document_b},
+            field_k1={"dfold_": self.document_k1},
+        )
 
 
 DEFAULT = Ranking()
@@ -65,11 +77,19 @@ DEFAULT = Ranking()
 class FieldBM25(scoring.WeightingModel):
     """BM25, with per-field document counts and average lengths."""
 
-    def __init__(self, *, k1: float = K1, b: float = B, field_b: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        k1: float = K1,
+        b: float = B,
+        field_b: dict[str, float] | None = None,
+        field_k1: dict[str, float] | None = None,
+    ) -> None:
         self.k1 = k1
         self.b = b
-        #: B per field-name prefix ("tlemma_" for titles).
+        #: B and K1 per field-name prefix ("tlemma_" for titles).
         self.field_b = dict(field_b or {})
+        self.field_k1 = dict(field_k1 or {})
 
     def supports_block_quality(self) -> bool:
         return True
@@ -84,7 +104,8 @@ class FieldBM25(scoring.WeightingModel):
         if not searcher.schema[fieldname].scorable:
             return scoring.WeightScorer.for_(searcher, fieldname, text)
         b = next((v for prefix, v in self.field_b.items() if fieldname.startswith(prefix)), self.b)
-        return _Scorer(searcher, fieldname, text, b=b, k1=self.k1)
+        k1 = next((v for prefix, v in self.field_k1.items() if fieldname.startswith(prefix)), self.k1)
+        return _Scorer(searcher, fieldname, text, b=b, k1=k1)
 
 
 class _Scorer(scoring.WeightLengthScorer):

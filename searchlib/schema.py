@@ -7,7 +7,10 @@ language, so that two languages' analyses never share a field:
     the contextual lemmas, with positions and the character offsets of the
     words as written (highlighting reads them back from the postings);
 ``fold_<lang>``
-    the same lemmas without accents, at the same positions;
+    the same lemmas without accents, at the same positions, and beside each
+    the word's Snowball stem, marked ``~`` (``~victim``): lemmas keep words
+    apart that stems merge, stems join words that lemmas keep apart
+    ("exploitation", "exploiter"), and ranking counts both;
 ``tlemma_<lang>``, ``tfold_<lang>``
     the same two for the document's title, repeated on every passage: the
     title counts in every passage's score (BM25F), but a word found only in
@@ -22,9 +25,10 @@ language, so that two languages' analyses never share a field:
 
 Each document also gets one record (``kind=doc``) with its title, content hash,
 passage count, ``path`` (the file it was read from: ``--prune`` removes the
-documents whose file is gone), and ``dfold_<lang>``: the folded lemmas of the
-whole document with their counts, so that ranking can weigh a passage's
-document. Both kinds share ``doc_id``, so one delete removes both.
+documents whose file is gone), and ``dfold_<lang>``: every word of the whole
+document, title included, as its folded lemma and as the views of
+:func:`surface_terms`, with their counts, so that ranking can weigh a
+passage's document. Both kinds share ``doc_id``, so one delete removes both.
 
 The fields are pre-analyzed: Whoosh never runs an analyzer on them. A field
 type pickles by its configuration only, as Whoosh stores the schema in the
@@ -41,6 +45,8 @@ from whoosh import fields, formats
 from whoosh.system import pack_uint
 
 from .analysis import AnalyzedDocument, Passage, Token
+from .languages import LANGUAGES, Language, get_language
+from .nlp import stem_term
 from .text import fold, normalize_term
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
@@ -115,13 +121,22 @@ def make_schema() -> fields.Schema:
         # The scored fields a passage has: per-field statistics for ranking.py.
         fields=TermSet(),
     )
-    schema.add("lemma_*", AnalyzedText(chars=True), glob=True)
-    schema.add("fold_*", AnalyzedText(chars=True), glob=True)
-    schema.add("tlemma_*", AnalyzedText(chars=False), glob=True)
-    schema.add("tfold_*", AnalyzedText(chars=False), glob=True)
-    schema.add("dfold_*", TermCounts(), glob=True)
-    schema.add("lex_*", TermSet(), glob=True)
-    schema.add("surf_*", TermSet(), glob=True)
+    per_language = {
+        "lemma_": lambda: AnalyzedText(chars=True),
+        "fold_": lambda: AnalyzedText(chars=True),
+        "tlemma_": lambda: AnalyzedText(chars=False),
+        "tfold_": lambda: AnalyzedText(chars=False),
+        "dfold_": TermCounts,
+        "lex_": TermSet,
+        "surf_": TermSet,
+    }
+    for prefix, make in per_language.items():
+        # Named fields for the registered languages: Whoosh matches a glob
+        # field by pattern on every lookup, and queries look fields up a lot.
+        for code in LANGUAGES:
+            schema.add(prefix + code, make())
+        # Any other language spaCy can tokenize gets its fields by pattern.
+        schema.add(prefix + "*", make(), glob=True)
     return schema
 
 
@@ -153,6 +168,29 @@ def surface_field(lang: str) -> str:
     return f"surf_{lang}"
 
 
+#: Length of the prefix term: "exploitation" and "exploitant" share "^explo".
+PREFIX_CHARS = 5
+
+
+def surface_terms(language: Language, surface: str) -> list[str]:
+    """The terms a word adds, beside its lemma, to the document-level field.
+
+    Each is a different view of the word, and ranking adds them up: its
+    Snowball stem (``~exploit``), the word as written without accents
+    (``=exploités`` → ``=exploites``), and its first letters (``^explo``). On
+    the PIAF tuning half, each view added to the lemma's raised nDCG@10 (see
+    ``bench/quality.py``). A query word gets the same terms from the same
+    function, so query and documents agree without any lexicon.
+    """
+    folded = fold(surface)
+    stem = stem_term(language)
+    terms = [stem(folded)] if stem is not None else []
+    terms.append("=" + folded)
+    if len(folded) > PREFIX_CHARS:
+        terms.append("^" + folded[:PREFIX_CHARS])
+    return terms
+
+
 def lex_term(surface: str, lemma: str) -> str:
     return f"{fold(surface)}{SEP}{surface}{SEP}{lemma}"
 
@@ -172,7 +210,11 @@ def entity_typed_key(label: str, key: str) -> str:
     return f"{label.lower()}{SEP}{key}"
 
 
-def _postings(tokens: Sequence[Token], *, chars: bool) -> tuple[list[tuple[str, int, int, int]], list[tuple[str, int, int, int]]]:
+def _postings(
+    tokens: Sequence[Token], lang: str, *, chars: bool
+) -> tuple[list[tuple[str, int, int, int]], list[tuple[str, int, int, int]]]:
+    """The lemma field's postings, and the folded field's: folded lemmas plus the word's stem."""
+    stem = stem_term(get_language(lang))
     exact: list[tuple[str, int, int, int]] = []
     folded: list[tuple[str, int, int, int]] = []
     for pos, token in enumerate(tokens):
@@ -180,10 +222,10 @@ def _postings(tokens: Sequence[Token], *, chars: bool) -> tuple[list[tuple[str, 
         seen = set()
         for term in token.terms:
             exact.append((term, pos, start, end))
-            f = fold(term)
-            if f not in seen:
-                seen.add(f)
-                folded.append((f, pos, start, end))
+            seen.add(fold(term))
+        if stem is not None:
+            seen.add(stem(fold(token.surface)))
+        folded.extend((f, pos, start, end) for f in sorted(seen))
     return exact, folded
 
 
@@ -200,7 +242,7 @@ def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], 
 def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tuple[list[Any], list[Any]]) -> dict[str, Any]:
     """The Whoosh fields of one passage."""
     lang = passage.lang
-    exact, folded = _postings(passage.tokens, chars=True)
+    exact, folded = _postings(passage.tokens, lang, chars=True)
     lex, surfaces = _lex(passage.tokens, passage.stop_surfaces)
     keys = [(entity_key(e.text), e.label) for e in passage.entities]
     scored = {
@@ -233,7 +275,7 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tupl
 
 def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
     """Every Whoosh document for ``doc``: its passages, then its record."""
-    title_postings = _postings(doc.title_tokens, chars=False)
+    title_postings = _postings(doc.title_tokens, doc.lang, chars=False)
     for passage in doc.passages:
         yield passage_fields(doc, passage, title_postings)
     lex, surfaces = _lex(doc.title_tokens)
@@ -241,9 +283,11 @@ def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
     whole: dict[str, list[str]] = defaultdict(list)
     # Only each word's own lemma: the extra verb of a participle would count
     # the word twice and stretch the document.
-    whole[doc.lang].extend(fold(token.terms[0]) for token in doc.title_tokens)
-    for passage in doc.passages:
-        whole[passage.lang].extend(fold(token.terms[0]) for token in passage.tokens)
+    for lang, tokens in [(doc.lang, doc.title_tokens), *((p.lang, p.tokens) for p in doc.passages)]:
+        language = get_language(lang)
+        for token in tokens:
+            whole[lang].append(fold(token.terms[0]))
+            whole[lang].extend(surface_terms(language, token.surface))
     yield {
         "kind": KIND_DOC,
         "doc_id": doc.id,

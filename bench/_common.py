@@ -1,0 +1,68 @@
+"""Shared pieces of the benchmark scripts: data paths, the BM25 reference, tables."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from searchlib.evaluate import Dataset, score
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results"
+
+SNOWBALL = {"fr": "french", "en": "english", "de": "german", "es": "spanish", "it": "italian", "pt": "portuguese", "nl": "dutch"}
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"{path} is missing: the shared data sets live beside the project, in ../shared/data/")
+    return path
+
+
+def bm25_reference(data: Dataset, *, lang: str = "fr") -> tuple[dict[str, float], float]:
+    """The reference of ../shared/data/README.md: bm25s, Snowball stemmer (PyStemmer), k1=1.2, b=0.75, title+text.
+
+    Returns the metrics and the median query time in seconds. ``lang`` picks
+    the stemmer and stop list, and restricts queries and documents to it.
+    """
+    import bm25s
+    import Stemmer
+
+    docs = [d for d in data.documents() if not d.lang or d.lang == lang]
+    stemmer = Stemmer.Stemmer(SNOWBALL[lang])
+    tokens = bm25s.tokenize([f"{d.title} {d.text}" for d in docs], stopwords=lang, stemmer=stemmer, show_progress=False)
+    retriever = bm25s.BM25(k1=1.2, b=0.75)
+    retriever.index(tokens, show_progress=False)
+    ids = {d.id for d in docs}
+    queries = [q for q in data.queries if q.id in data.qrels and (q.lang or lang) == lang]
+    qrels = {q.id: {d: r for d, r in data.qrels[q.id].items() if d in ids} for q in queries}
+    queries = [q for q in queries if any(qrels[q.id].values())]
+    run, times = {}, []
+    for q in queries:
+        started = time.perf_counter()
+        qtokens = bm25s.tokenize([q.text], stopwords=lang, stemmer=stemmer, show_progress=False)
+        found, scores = retriever.retrieve(qtokens, k=min(100, len(docs)), show_progress=False)
+        times.append(time.perf_counter() - started)
+        run[q.id] = [(docs[i].id, float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
+    return score({q.id: qrels[q.id] for q in queries}, run), statistics.median(times)
+
+
+def save(name: str, data: object) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / name
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    """A Markdown table."""
+    def cell(value: object) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
