@@ -52,7 +52,7 @@ class Ranking:
     #: Document-level scoring also matches each word's stem, written form and prefix.
     surface_views: bool = True
     #: BM25 parameters of the document-level field.
-    document_k1: float = K1
+    document_k1: float = 0.9
     document_b: float = B
     #: Scale a query word by how often it was a content word rather than a function word.
     function_word_weights: bool = True
