@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import json
 import os
 import socket
 import sys
 import sysconfig
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -26,7 +26,7 @@ from whoosh import index as windex
 from whoosh import query as wq
 
 from . import __version__
-from .analysis import analyze, content_hash, lone_word_terms
+from .analysis import content_hash, lone_word_terms
 from .errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -37,6 +37,7 @@ from .errors import (
 )
 from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
+from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_jobs, pieces_of, tasks_of
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
 from .sources import Document, Source, SourceSet
@@ -48,8 +49,15 @@ META_FILE = "searchlib.json"
 LOCK_FILE = "searchlib.lock"
 #: Seconds a writer waits for another writer to finish.
 DEFAULT_WAIT = 5.0
-#: Documents analyzed and committed together: a crash loses at most one batch.
-BATCH_DOCUMENTS = 256
+#: Documents committed together: a crash loses at most the batch in flight.
+#: A batch ends at this many documents or :data:`BATCH_CHARS` characters.
+BATCH_DOCUMENTS = 1_000
+#: About two minutes of one core's analysis: a commit costs a fixed part per
+#: term, so larger batches index faster, and Whoosh keeps a batch's postings
+#: in memory (about 100 MB per million characters).
+BATCH_CHARS = 1_000_000
+#: Memory Whoosh may use for a batch's postings before it spills them to disk.
+WRITER_LIMIT_MB = 128
 _FORMAT = "searchlib-index"
 
 
@@ -142,16 +150,22 @@ class AddReport:
     empty: int
     seconds: float
     warnings: tuple[str, ...]
+    #: Of ``seconds``, the time spent loading language models before analysis.
+    model_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Sent to an ``on_progress`` callback after each indexed document."""
+    """Sent to an ``on_progress`` callback after each indexed document (and each chunk of a long one)."""
 
     documents: int
     passages: int
     words: int
     seconds: float
+    #: Documents skipped so far: unchanged, or with no text.
+    skipped: int = 0
+    #: Documents the sources hold, when known before reading them (an upper bound).
+    total: int | None = None
 
 
 def default_index_path() -> Path:
@@ -267,6 +281,7 @@ class Index:
     def __init__(self, path: Path, ix: windex.Index) -> None:
         self._path = path
         self._ix = ix
+        self._lock_fds: tuple[int, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -294,6 +309,7 @@ class Index:
         lang: str | None = None,
         wait: float = DEFAULT_WAIT,
         skip_errors: bool = False,
+        jobs: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> AddReport:
@@ -301,9 +317,13 @@ class Index:
 
         A document whose id is already indexed is replaced, never duplicated;
         one whose content has not changed is skipped. Documents are committed
-        in batches of :data:`BATCH_DOCUMENTS`. Every JSONL line is checked
-        before anything is written: a malformed line raises
+        in batches of up to :data:`BATCH_DOCUMENTS` documents or
+        :data:`BATCH_CHARS` characters. Every JSONL line is checked before
+        anything is written: a malformed line raises
         :class:`~searchlib.errors.InputError` and leaves the index as it was.
+
+        ``jobs`` worker processes analyze the text (default: one per core);
+        the index is the same whatever their number.
 
         >>> index.add(["corpus", Document(id="n1", text="Une note.")])  # doctest: +SKIP
         """
@@ -315,62 +335,36 @@ class Index:
             if on_warning is not None:
                 on_warning(message)
 
+        jobs = default_jobs() if jobs is None else jobs
+        if jobs < 1:
+            raise SearchlibError(f"jobs must be at least 1, not {jobs}")
         forced = get_language(lang) if lang else None
         if isinstance(sources, (str, os.PathLike, Document)):
             sources = [sources]
-        counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0}
-        with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
-            source_set.validate(check=lambda doc: self._language_of(doc, forced))
-            with self._write_lock(wait):
-                for batch in _batched(source_set.documents(), BATCH_DOCUMENTS):
-                    self._add_batch(batch, forced, counts, started, on_progress, wait, warn)
-        return AddReport(seconds=time.monotonic() - started, warnings=tuple(warnings), **counts)
+        expected = 0
 
-    def _add_batch(
-        self,
-        batch: list[Document],
-        forced: Language | None,
-        counts: dict[str, int],
-        started: float,
-        on_progress: Callable[[Progress], None] | None,
-        wait: float,
-        warn: Callable[[str], None],
-    ) -> None:
-        latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
-        todo: list[tuple[Document, Language]] = []
-        stale: list[str] = []
-        with self._ix.searcher() as searcher:
-            for doc in latest.values():
-                record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
-                if not doc.text.strip():
-                    counts["empty"] += 1
-                    warn(f"{doc.id}: skipped, no text")
-                    if record is not None:
-                        stale.append(doc.id)
-                    continue
-                if record is not None and record.get("hash") == content_hash(doc):
-                    counts["unchanged"] += 1
-                    continue
-                todo.append((doc, self._language_of(doc, forced)))
-        if not todo and not stale:
-            return
-        writer = self._writer(wait)
-        try:
-            for doc_id in stale:
-                writer.delete_by_term("doc_id", doc_id)
-            for analyzed in analyze(todo):
-                writer.delete_by_term("doc_id", analyzed.id)
-                for record in document_records(analyzed):
-                    writer.add_document(**record)
-                counts["documents"] += 1
-                counts["passages"] += len(analyzed.passages)
-                counts["words"] += analyzed.words
-                if on_progress is not None:
-                    on_progress(Progress(counts["documents"], counts["passages"], counts["words"], time.monotonic() - started))
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
+        def check(doc: Document) -> None:
+            nonlocal expected
+            expected += 1
+            self._language_of(doc, forced)
+
+        with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
+            source_set.validate(check=check)
+            expected += source_set.text_files()
+            with self._write_lock(wait), Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
+                run = _AddRun(self, forced, wait, warn, on_progress, started, expected)
+                try:
+                    for item, results in pipeline.run(run.plan(source_set.documents())):
+                        run.write(item, results)
+                except BaseException:
+                    run.cancel()
+                    raise
+        return AddReport(
+            seconds=time.monotonic() - started,
+            warnings=tuple(warnings),
+            model_seconds=pipeline.model_seconds,
+            **run.counts,
+        )
 
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
         """Remove documents and their passages; returns how many documents were removed."""
@@ -399,7 +393,7 @@ class Index:
 
     def _writer(self, wait: float) -> Any:
         try:
-            return self._ix.writer(timeout=wait, limitmb=128, codec=Codec())
+            return self._ix.writer(timeout=wait, limitmb=WRITER_LIMIT_MB, codec=Codec())
         except windex.LockError:
             raise IndexLockedError(
                 f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "
@@ -440,9 +434,12 @@ class Index:
             info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+            # Worker processes inherit this descriptor; they close it (see pipeline.py).
+            self._lock_fds = (fd,)
             try:
                 yield
             finally:
+                self._lock_fds = ()
                 os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
@@ -601,7 +598,147 @@ def _lock_holder(fd: int) -> str:
         return "another process"
 
 
-def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
+def _batched(items: Iterable[Document]) -> Iterator[list[Document]]:
+    """Consecutive documents, up to :data:`BATCH_DOCUMENTS` of them or :data:`BATCH_CHARS` characters."""
+    batch: list[Document] = []
+    chars = 0
+    for item in items:
+        batch.append(item)
+        chars += len(item.text)
+        if len(batch) >= BATCH_DOCUMENTS or chars >= BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
         yield batch
+
+
+@dataclass(frozen=True)
+class _BatchEnd:
+    """Marks the end of a batch in the stream of tasks: time to commit."""
+
+    number: int
+    #: Documents to remove: indexed before, and now without text.
+    stale: tuple[str, ...]
+
+
+class _AddRun:
+    """One call of :meth:`Index.add`: plans the batches, then writes and commits them.
+
+    :meth:`plan` runs ahead of :meth:`write` by the tasks in flight, so a batch
+    can be planned before the one before it is committed. What the earlier,
+    uncommitted batches will write is in ``_pending``, so that the plan is the
+    same as if each batch had been committed before the next was read.
+    """
+
+    def __init__(
+        self,
+        index: Index,
+        forced: Language | None,
+        wait: float,
+        warn: Callable[[str], None],
+        on_progress: Callable[[Progress], None] | None,
+        started: float,
+        total: int | None,
+    ) -> None:
+        self._index = index
+        self._forced = forced
+        self._wait = wait
+        self._warn = warn
+        self._on_progress = on_progress
+        self._started = started
+        self._total = total
+        self.counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0}
+        #: doc id → (batch number, content hash) of documents planned but not yet committed.
+        self._pending: dict[str, tuple[int, str]] = {}
+        #: (content hash, whether an older version is to be deleted) of each planned document, in order.
+        self._planned: deque[tuple[str, bool]] = deque()
+        self._digest = ""
+        self._assembler = Assembler()
+        self._writer: Any = None
+
+    # -- planning (reads the index) ----------------------------------------
+
+    def plan(self, documents: Iterable[Document]) -> Iterator[Task | _BatchEnd]:
+        for number, batch in enumerate(_batched(documents)):
+            latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
+            pieces: list[Piece] = []
+            stale: list[str] = []
+            with self._index._ix.searcher() as searcher:
+                reader = searcher.reader()
+                for doc in latest.values():
+                    pending = self._pending.get(doc.id)
+                    record = None
+                    if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
+                        record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
+                    exists = record is not None or pending is not None
+                    if not doc.text.strip():
+                        self.counts["empty"] += 1
+                        self._warn(f"{doc.id}: skipped, no text")
+                        if exists:
+                            stale.append(doc.id)
+                        continue
+                    digest = content_hash(doc)
+                    indexed = pending[1] if pending is not None else record.get("hash") if record else None
+                    if indexed == digest:
+                        self.counts["unchanged"] += 1
+                        continue
+                    self._pending[doc.id] = (number, digest)
+                    self._planned.append((digest, exists))
+                    pieces.extend(pieces_of(doc, self._index._language_of(doc, self._forced).code))
+            yield from tasks_of(pieces)
+            yield _BatchEnd(number, tuple(stale))
+
+    # -- writing -----------------------------------------------------------
+
+    def write(self, item: Task | _BatchEnd, results: list[PieceResult] | None) -> None:
+        if isinstance(item, _BatchEnd):
+            self._commit(item)
+            return
+        assert results is not None
+        writer = self._open()
+        for piece, result in zip(item.pieces, results):
+            if piece.first:
+                self._digest, exists = self._planned.popleft()
+                if exists:
+                    writer.delete_by_term("doc_id", piece.document.id)
+            for record in self._assembler.records(piece, result, self._digest):
+                writer.add_document(**record)
+            self.counts["passages"] += len(result.passages)
+            self.counts["words"] += result.words
+            if piece.last:
+                self.counts["documents"] += 1
+            self._progress()
+
+    def _commit(self, end: _BatchEnd) -> None:
+        if end.stale:
+            writer = self._open()
+            for doc_id in end.stale:
+                writer.delete_by_term("doc_id", doc_id)
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer = None
+        self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
+
+    def _open(self) -> Any:
+        if self._writer is None:
+            self._writer = self._index._writer(self._wait)
+        return self._writer
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+
+    def _progress(self) -> None:
+        if self._on_progress is not None:
+            c = self.counts
+            self._on_progress(
+                Progress(
+                    c["documents"],
+                    c["passages"],
+                    c["words"],
+                    time.monotonic() - self._started,
+                    skipped=c["unchanged"] + c["empty"],
+                    total=self._total,
+                )
+            )
