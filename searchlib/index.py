@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import sysconfig
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,7 +42,7 @@ from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_job
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
 from .sources import Document, Source, SourceSet
-from .whoosh_fixes import Codec, Require
+from .whoosh_fixes import AndNot, Codec, Require
 
 ENV_INDEX = "SEARCHLIB_INDEX"
 DEFAULT_INDEX = "index"
@@ -282,14 +283,41 @@ class Index:
         self._path = path
         self._ix = ix
         self._lock_fds: tuple[int, ...] = ()
+        # Opening a searcher reads every segment's term index: keep one for
+        # all reads, refreshed when a commit (here or elsewhere) changes the index.
+        self._searcher: Any = None
+        self._searcher_lock = threading.Lock()
 
     @property
     def path(self) -> Path:
         return self._path
 
     def close(self) -> None:
-        """Release the index. Searchers are opened per call, so this only drops references."""
+        """Release the index and the searcher it keeps open."""
+        with self._searcher_lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
         self._ix.close()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """The index's searcher, up to date, for one read at a time.
+
+        Whoosh searchers are not safe to share between threads, so reads in
+        one :class:`Index` take turns; they hold the GIL anyway.
+        """
+        with self._searcher_lock:
+            searcher = self._searcher
+            if searcher is not None and not searcher.up_to_date():
+                # Not refresh(): whoosh3 3.54 reuses the old segment readers
+                # with their old deleted-document sets, so a replaced document
+                # would still be found.
+                searcher.close()
+                searcher = None
+            if searcher is None:
+                searcher = self._searcher = self._ix.searcher()
+            yield searcher
 
     def __enter__(self) -> Index:
         return self
@@ -468,12 +496,12 @@ class Index:
         """
         if limit < 1:
             raise SearchlibError(f"limit must be at least 1, not {limit}")
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
             compiler = QueryCompiler(reader, languages, lone_word_terms)
             compiled = compiler.compile(query)
-            filters: list[wq.Query] = [wq.Term("kind", KIND_PASSAGE)]
+            filters: list[wq.Query] = []
             label = check_entity_type(entity_type) if entity_type else None
             if entity and label:
                 filters.append(wq.Term("entity_typed", entity_typed_key(label, entity_key(entity))))
@@ -485,10 +513,14 @@ class Index:
                 compiled.leaves.append(EntityLeaf(key=entity_key(entity) if entity else None, label=label))
             if lang:
                 filters.append(wq.Term("lang", languages[0].code))
+            # Passages only. Excluding the one record per document costs a
+            # short posting list; requiring kind=passage would walk the
+            # longest one in the index for every query (ten times slower).
+            passages = AndNot(compiled.query, wq.Term("kind", KIND_DOC))
             # Filters go in a Require, not in filter=: whoosh3 3.54 drops
             # collapsing when both are given. Require scores by the query alone.
             results = searcher.search(
-                Require(compiled.query, wq.And(filters)),
+                Require(passages, wq.And(filters)) if filters else passages,
                 limit=limit,
                 collapse="doc_id" if per_doc else None,
             )
@@ -541,7 +573,7 @@ class Index:
         EntityCount(text='OSCE', label='ORG', passages=4)
         """
         wanted = check_entity_type(label) if label else None
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
             counts = []
             for bterm in reader.lexicon("entity_typed"):
@@ -567,7 +599,7 @@ class Index:
 
     def info(self) -> IndexInfo:
         """Counts, languages, size on disk and schema version."""
-        with self._ix.searcher() as searcher:
+        with self._reading() as searcher:
             reader = searcher.reader()
 
             def count(q: wq.Query) -> int:
