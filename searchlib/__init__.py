@@ -37,6 +37,7 @@ from .errors import (
 )
 from .index import (
     AddReport,
+    CheckReport,
     EntityCount,
     EntityMention,
     Hit,
@@ -51,6 +52,7 @@ from .sources import Document
 
 __all__ = [
     "AddReport",
+    "CheckReport",
     "Document",
     "EntityCount",
     "EntityMention",

@@ -22,6 +22,7 @@ spaCy is the one-for-one apostrophe mapping of :mod:`searchlib.text`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
@@ -29,8 +30,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .languages import Language
-from .nlp import load_pipeline
+from .detect import detect_language, paragraph_language
+from .languages import LOOKUP, TRAINED, Language
+from .nlp import load_pipeline, lookup_lemmatizer
 from .sources import Document, first_line_title
 from .text import has_word_char, normalize_apostrophes, normalize_term
 
@@ -119,13 +121,31 @@ class _Unit:
     paragraph: int
 
 
+@dataclass(frozen=True)
+class Segment:
+    """The part of a document that one language analyzes: all of it, or some paragraphs."""
+
+    document: Document
+    #: Paragraph numbers (as :func:`split_units` counts them) to analyze; None for all.
+    paragraphs: frozenset[int] | None = None
+    #: Whether this segment analyzes the title: the document's main language does.
+    title: bool = True
+
+
 @dataclass
 class _Plan:
-    document: Document
+    segment: Segment
     text: str  # apostrophes normalized, same length as document.text
     units: list[_Unit]
-    title_in_text: bool
+    #: The title is the text's first line, and that line is one of our units.
+    title_in_units: bool
+    #: The title must be analyzed on its own, as an extra unit.
+    title_apart: bool
     results: list[Any]
+
+    @property
+    def document(self) -> Document:
+        return self.segment.document
 
 
 @functools.cache
@@ -134,22 +154,81 @@ def analyzer_for(language: Language) -> Analyzer:
     return Analyzer(language)
 
 
-def analyze(documents: Iterable[tuple[Document, Language]], *, batch_size: int = 64) -> Iterator[AnalyzedDocument]:
-    """Analyze each document in its language. Documents come back grouped by language.
+def analyze(
+    documents: Iterable[tuple[Document, Language | None]], *, batch_size: int = 64
+) -> Iterator[AnalyzedDocument]:
+    """Analyze each document in its language; ``None`` means: detect it.
 
-    This is the whole analysis stage in one call, so that it can run in
-    worker processes: its input and output are plain picklable data.
+    A document whose language is detected is also checked paragraph by
+    paragraph, and a long paragraph clearly in another language is analyzed
+    in that one. This is the whole analysis stage in one call, so that it can
+    run in worker processes: input and output are plain picklable data.
+    Documents come back grouped by language, not in input order.
     """
-    by_language: dict[Language, list[Document]] = {}
-    for document, language in documents:
-        by_language.setdefault(language, []).append(document)
-    for language, group in by_language.items():
-        yield from analyzer_for(language).analyze(group, batch_size=batch_size)
+    groups: dict[Language, list[tuple[int, Segment]]] = {}
+    expected: dict[int, int] = {}
+    for n, (document, language) in enumerate(documents):
+        segments = language_segments(document, language)
+        expected[n] = len(segments)
+        for lang, segment in segments:
+            groups.setdefault(lang, []).append((n, segment))
+    parts: dict[int, list[tuple[bool, AnalyzedDocument]]] = {}
+    for language, items in groups.items():
+        results = analyzer_for(language).analyze_segments([segment for _, segment in items], batch_size=batch_size)
+        for (n, segment), partial in zip(items, results):
+            parts.setdefault(n, []).append((segment.title, partial))
+            if len(parts[n]) == expected[n]:
+                yield _merge(parts.pop(n))
+
+
+def language_segments(document: Document, language: Language | None) -> list[tuple[Language, Segment]]:
+    """How a document splits between languages: one segment, unless detection finds several."""
+    if language is not None:
+        return [(language, Segment(document))]
+    text = normalize_apostrophes(document.text)
+    main = detect_language(text)
+    paragraphs: dict[int, list[_Unit]] = {}
+    for unit in split_units(text, title_line=_title_in_text(document, text)):
+        paragraphs.setdefault(unit.paragraph, []).append(unit)
+    by_language: dict[Language, set[int]] = {}
+    for number, units in paragraphs.items():
+        lang = paragraph_language(text[units[0].start : units[-1].end], main)
+        by_language.setdefault(lang, set()).add(number)
+    if len(by_language) <= 1:
+        return [(next(iter(by_language), main), Segment(document))]
+    if main not in by_language:
+        main = max(by_language, key=lambda lang: len(by_language[lang]))
+    return [
+        (lang, Segment(document, frozenset(numbers), title=lang == main)) for lang, numbers in by_language.items()
+    ]
+
+
+def _merge(parts: list[tuple[bool, AnalyzedDocument]]) -> AnalyzedDocument:
+    """One document from the segments its languages analyzed, passages in text order."""
+    if len(parts) == 1:
+        return parts[0][1]
+    main = next(part for is_main, part in parts if is_main)
+    passages = sorted((p for _, part in parts for p in part.passages), key=lambda p: p.start)
+    return AnalyzedDocument(
+        id=main.id,
+        title=main.title,
+        lang=main.lang,
+        hash=main.hash,
+        passages=tuple(dataclasses.replace(p, number=i) for i, p in enumerate(passages)),
+        title_tokens=main.title_tokens,
+        words=sum(part.words for _, part in parts),
+    )
 
 
 def lone_word_terms(language: Language, word: str) -> tuple[str, ...] | None:
     """:meth:`Analyzer.word_terms` with the process's analyzer of ``language``."""
     return analyzer_for(language).word_terms(word)
+
+
+def _title_in_text(document: Document, text: str) -> bool:
+    """Whether the document's title is its text's first line (as in a .txt or .md file)."""
+    title = normalize_apostrophes(document.title.strip())
+    return bool(title) and title in (first_line_title(text), first_line_title(text, markdown=True))
 
 
 def content_hash(document: Document) -> str:
@@ -259,6 +338,7 @@ class Analyzer:
         self.language = language
         self.nlp = load_pipeline(language)
         self._verb_of = _participle_verbs(self.nlp) if language.participle_verbs else None
+        self._lookup = lookup_lemmatizer(language) if language.lemmatizer == LOOKUP else None
 
     # -- words -------------------------------------------------------------
 
@@ -270,7 +350,12 @@ class Analyzer:
         for a word the index has never seen, by calling this on a lone word.
         """
         surface = normalize_term(token.text)
-        lemma = normalize_term(token.lemma_)
+        if self.language.lemmatizer == TRAINED:
+            lemma = normalize_term(token.lemma_)
+        elif self._lookup is not None:
+            lemma = normalize_term(self._lookup(normalize_apostrophes(token.text)))
+        else:
+            lemma = surface
         if not has_word_char(surface) or self.language.is_function_word(surface, token.pos_, lemma):
             return None
         if not has_word_char(lemma) or any(c.isspace() for c in lemma):
@@ -289,13 +374,15 @@ class Analyzer:
         side keeps those the index holds. ``None`` means a function word.
         """
         doc = self.nlp(normalize_apostrophes(word))
-        lemmatizer = self.nlp.get_pipe("lemmatizer")
         terms: list[str] = []
         for token in doc:
             found = self.token_terms(token)
             if found is None:
                 continue
             terms.extend(found)
+            if self.language.lemmatizer != TRAINED:
+                continue
+            lemmatizer = self.nlp.get_pipe("lemmatizer")
             tagged = token.pos_
             for pos in ("NOUN", "ADJ", "VERB"):
                 token.pos_ = pos
@@ -307,38 +394,40 @@ class Analyzer:
     # -- documents ---------------------------------------------------------
 
     def analyze(self, documents: Iterable[Document], *, batch_size: int = 64) -> Iterator[AnalyzedDocument]:
-        """Analyze a stream of documents, in order, batching units through spaCy.
+        """Analyze whole documents in this language, in order."""
+        return self.analyze_segments((Segment(document) for document in documents), batch_size=batch_size)
 
-        Every document must have some non-blank text (the caller skips the others).
+    def analyze_segments(self, segments: Iterable[Segment], *, batch_size: int = 64) -> Iterator[AnalyzedDocument]:
+        """Analyze a stream of segments, in order, batching their units through spaCy.
+
+        Every segment must have some non-blank text (the caller skips the others).
         """
 
         def units() -> Iterator[tuple[str, tuple[_Plan, int]]]:
-            for document in documents:
-                plan = self._plan(document)
-                if not plan.units:
-                    raise ValueError(f"document {document.id!r} has no text to analyze")
+            for segment in segments:
+                plan = self._plan(segment)
+                if not plan.units and not plan.title_apart:
+                    raise ValueError(f"document {segment.document.id!r} has no text to analyze")
                 for i, unit in enumerate(plan.units):
                     yield plan.text[unit.start : unit.end], (plan, i)
-                if not plan.title_in_text and document.title.strip():
-                    yield normalize_apostrophes(document.title), (plan, -1)
+                if plan.title_apart:
+                    yield normalize_apostrophes(segment.document.title), (plan, -1)
 
         for doc, (plan, i) in self.nlp.pipe(units(), as_tuples=True, batch_size=batch_size):
             plan.results.append((i, doc))
-            if len(plan.results) == self._expected(plan):
+            if len(plan.results) == len(plan.units) + plan.title_apart:
                 yield self._finish(plan)
 
-    def _plan(self, document: Document) -> _Plan:
+    def _plan(self, segment: Segment) -> _Plan:
+        document = segment.document
         text = normalize_apostrophes(document.text)
-        title = document.title.strip()
-        first_lines = {first_line_title(text), first_line_title(text, markdown=True)}
-        title_in_text = bool(title) and normalize_apostrophes(title) in first_lines
-        units = split_units(text, title_line=title_in_text)
-        return _Plan(document, text, units, title_in_text, [])
-
-    @staticmethod
-    def _expected(plan: _Plan) -> int:
-        extra = 0 if plan.title_in_text or not plan.document.title.strip() else 1
-        return len(plan.units) + extra
+        title_line = _title_in_text(document, text)
+        units = split_units(text, title_line=title_line)
+        if segment.paragraphs is not None:
+            units = [u for u in units if u.paragraph in segment.paragraphs]
+        title_in_units = segment.title and title_line and bool(units) and units[0].paragraph == 0
+        title_apart = segment.title and bool(document.title.strip()) and not title_in_units
+        return _Plan(segment, text, units, title_in_units, title_apart, [])
 
     def _finish(self, plan: _Plan) -> AnalyzedDocument:
         sentences: list[tuple[int, int, int]] = []  # start, end, paragraph
@@ -351,7 +440,7 @@ class Analyzer:
                 title_tokens = self._title_tokens(doc, 0)
                 continue
             unit = plan.units[i]
-            if plan.title_in_text and i == 0:
+            if plan.title_in_units and i == 0:
                 title_tokens = self._title_tokens(doc, unit.start)
             for sent in doc.sents:
                 sentences.extend(_sentence_spans(sent, unit))

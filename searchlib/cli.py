@@ -6,13 +6,14 @@ result. Library errors become ``Error: ...`` lines with exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import sys
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,8 +21,11 @@ import click
 
 from . import __version__
 from .errors import IndexNotFoundError, SearchlibError
+from .evaluate import EvalProgress, evaluate, write_trec_run
 from .highlight import mark
 from .index import (
+    BATCH_CHARS,
+    BATCH_DOCUMENTS,
     DEFAULT_WAIT,
     ENV_INDEX,
     AddReport,
@@ -63,6 +67,13 @@ index_option = click.option(
     default=None,
     help=f"Index folder. Default: ${ENV_INDEX}, else ./index.",
 )
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_WAIT,
+    show_default=True,
+    help="Seconds to wait for another writer to finish.",
+)
 format_option = click.option(
     "--format",
     "fmt",
@@ -87,26 +98,31 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, allow_dash=True))
 @index_option
-@click.option("--lang", help="Language of every document (overrides JSONL \"lang\"). Default: fr.")
-@click.option("--wait", type=click.FloatRange(min=0), default=DEFAULT_WAIT, show_default=True,
-              help="Seconds to wait for another writer to finish.")
+@click.option("--lang", help="Language of every document (overrides JSONL \"lang\"). Default: detected.")
+@wait_option
 @click.option("--skip-errors", is_flag=True, help="Skip malformed JSONL lines instead of stopping.")
+@click.option("--prune", is_flag=True, help="Remove the documents whose file is gone from the folders and files given.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_DOCUMENTS, show_default=True,
+              help=f"Documents per commit (a batch also ends at {BATCH_CHARS:,} characters): "
+                   "a crash loses at most one batch.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Processes that analyze the text. Default: one per core.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @_library_errors
 def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wait: float,
-          skip_errors: bool, jobs: int | None, quiet: bool) -> None:
+          skip_errors: bool, prune: bool, batch_size: int, jobs: int | None, quiet: bool) -> None:
     """Index files, folders (recursively), JSONL files, or - for standard input.
 
-    With no PATH, indexes the bundled article. Re-indexing a document replaces it.
-    On a terminal, a progress line shows documents, passages, words/s and the time left.
+    With no PATH, indexes the bundled article. Re-indexing a document replaces it;
+    an unchanged one is skipped. On a terminal, a progress line shows documents,
+    passages, words/s and the time left.
     """
     sources: list[str | Path] = [str(p) if str(p) == "-" else p for p in paths] or [bundled_corpus()]
     progress = None if quiet or not _is_terminal(sys.stderr) else ProgressLine(sys.stderr)
     with open_index(index_path or default_index_path(), create=True) as idx:
         try:
-            report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, jobs=jobs,
+            report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, prune=prune,
+                             batch_size=batch_size, jobs=jobs,
                              on_warning=progress.warning if progress else _warning,
                              on_progress=progress.update if progress else None)
         finally:
@@ -124,13 +140,15 @@ def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wa
 @click.option("--entity", help="Only passages that mention this entity, e.g. OSCE.")
 @click.option("--entity-type", help="Only passages with an entity of this type: PER, ORG, LOC, MISC.")
 @click.option("--lang", help="Analyze the query in this language only, and keep its passages.")
+@click.option("--plain", is_flag=True, help="Read QUERY as plain words: no operators, quotes or fields.")
 @format_option
 @_library_errors
 def search(query: str, index_path: Path | None, limit: int, per_doc: bool, entity: str | None,
-           entity_type: str | None, lang: str | None, fmt: str) -> None:
+           entity_type: str | None, lang: str | None, plain: bool, fmt: str) -> None:
     """Search the index. QUERY uses AND, OR, NOT, "phrases", field:word, prefix* and fuzzy~."""
     with _open_for_reading(index_path) as idx:
-        results = idx.search(query, limit=limit, entity=entity, entity_type=entity_type, per_doc=per_doc, lang=lang)
+        results = idx.search(query, limit=limit, entity=entity, entity_type=entity_type, per_doc=per_doc, lang=lang,
+                             plain=plain)
     if fmt == "json":
         click.echo(json.dumps(results.to_dict(), ensure_ascii=False))
     else:
@@ -174,6 +192,92 @@ def info(index_path: Path | None, fmt: str) -> None:
     click.echo(f"schema version: {data.schema_version}")
 
 
+@main.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@index_option
+@wait_option
+@_library_errors
+def delete(doc_ids: tuple[str, ...], index_path: Path | None, wait: float) -> None:
+    """Remove documents, by id, with their passages."""
+    with open_index(index_path or default_index_path()) as idx:
+        removed = idx.delete(doc_ids, wait=wait)
+    asked = len(set(doc_ids))
+    missing = f" ({asked - removed} not in the index)" if removed < asked else ""
+    click.echo(f"Deleted {removed} documents{missing} from {idx.path}")
+
+
+@main.command()
+@index_option
+@_library_errors
+def check(index_path: Path | None) -> None:
+    """Read the whole index and verify it: records readable, postings readable, counts agreeing."""
+    with open_index(index_path or default_index_path()) as idx:
+        report = idx.check()
+    click.echo(
+        f"OK: {report.documents} documents, {report.passages} passages, {report.terms} terms in "
+        f"{report.segments} segments (commit {report.generation}) at {idx.path}"
+    )
+
+
+@main.command(name="eval")
+@click.argument("dataset", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--index", "index_path", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Index the corpus here, or reuse it if already built. Default: a temporary index.")
+@click.option("--sample", type=click.IntRange(min=1), default=None, help="Evaluate this many queries, drawn at random.")
+@click.option("--lang", help="Only queries and documents of this language (a monolingual run).")
+@click.option("--detect", is_flag=True, help="Ignore the corpus \"lang\" field: detect each document's language.")
+@click.option("--run", "run_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the ranking as a TREC run file.")
+@format_option
+@_library_errors
+def evaluate_command(dataset: Path, index_path: Path | None, sample: int | None, lang: str | None, detect: bool,
+                     run_file: Path | None, fmt: str) -> None:
+    """Measure retrieval quality on a judged folder: corpus.jsonl, queries.jsonl, qrels.tsv.
+
+    Documents are ranked by their best passage; reports nDCG@10, MRR@10 and
+    Recall@100, overall and per language.
+    """
+    with _progress() as on_progress:
+        report = evaluate(dataset, index_path=index_path, sample=sample, lang=lang, detect=detect,
+                          on_progress=on_progress)
+    if run_file is not None:
+        write_trec_run(report.run, run_file)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    click.echo(f"dataset:   {report.dataset}")
+    click.echo(f"index:     {report.index} ({report.documents} documents)")
+    click.echo(f"queries:   {report.queries}")
+    columns = {"all": report.metrics, **report.per_language}
+    click.echo(f"{'':12}" + "".join(f"{name:>8}" for name in columns))
+    for metric in report.metrics:
+        click.echo(f"{metric:12}" + "".join(f"{values[metric]:8.4f}" for values in columns.values()))
+    click.echo(f"time:      {report.seconds_indexing:.1f}s indexing, {report.seconds_querying:.1f}s querying")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[EvalProgress], None] | None]:
+    """A progress bar on stderr for each phase, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bars: dict[str, Any] = {}
+
+    def update(p: EvalProgress) -> None:
+        bar = bars.get(p.phase)
+        if bar is None:
+            for other in bars.values():
+                other.render_finish()
+            bar = bars[p.phase] = click.progressbar(length=p.total or None, label=p.phase, file=sys.stderr)
+        bar.update(p.done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+
+
 def _open_for_reading(index_path: Path | None) -> Index:
     """Open the named index; with none named, build the default one on first use."""
     if index_path is not None:
@@ -206,6 +310,8 @@ def _summary(report: AddReport, idx: Index) -> str:
         parts.append(f"{report.unchanged} unchanged")
     if report.empty:
         parts.append(f"{report.empty} empty")
+    if report.pruned:
+        parts.append(f"{report.pruned} pruned")
     speed = f"{rate:,.0f} words/s"
     if report.model_seconds >= 0.05:
         speed += f", after {report.model_seconds:.1f}s loading the language model"

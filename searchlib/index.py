@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import os
+import pickle
+import re
+import shutil
 import socket
+import struct
 import sys
 import sysconfig
 import threading
 import time
-from collections import deque
+import zlib
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -25,6 +31,8 @@ from typing import Any
 
 from whoosh import index as windex
 from whoosh import query as wq
+from whoosh.reading import SegmentReader
+from whoosh.searching import Searcher
 
 from . import __version__
 from .analysis import content_hash, lone_word_terms
@@ -39,6 +47,7 @@ from .errors import (
 from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
 from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_jobs, pieces_of, tasks_of
+from .ranking import DEFAULT, Ranking
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
 from .sources import Document, Source, SourceSet
@@ -50,6 +59,10 @@ META_FILE = "searchlib.json"
 LOCK_FILE = "searchlib.lock"
 #: Seconds a writer waits for another writer to finish.
 DEFAULT_WAIT = 5.0
+#: How many candidates (per hit asked for, and at least) are re-ranked with
+#: their document-level score.
+RERANK_FACTOR = 5
+RERANK_MIN = 50
 #: Documents committed together: a crash loses at most the batch in flight.
 #: A batch ends at this many documents or :data:`BATCH_CHARS` characters.
 BATCH_DOCUMENTS = 1_000
@@ -60,6 +73,11 @@ BATCH_CHARS = 1_000_000
 #: Memory Whoosh may use for a batch's postings before it spills them to disk.
 WRITER_LIMIT_MB = 128
 _FORMAT = "searchlib-index"
+#: What Whoosh raises when an index file is truncated or its bytes are damaged.
+_DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
+_UNFINISHED_CREATION = re.compile(r"_MAIN_0\.toc(\.[0-9.]+)?|" + re.escape(META_FILE) + r"\.tmp")
+#: Times a reader retries a table of contents that a writer replaced just as it was opened.
+_TOC_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -149,10 +167,25 @@ class AddReport:
     words: int
     unchanged: int
     empty: int
+    #: Documents removed because their file is gone (``prune=True``).
+    pruned: int
     seconds: float
     warnings: tuple[str, ...]
     #: Of ``seconds``, the time spent loading language models before analysis.
     model_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What :meth:`Index.check` read and found consistent."""
+
+    documents: int
+    passages: int
+    segments: int
+    #: Postings lists read, one per term of every field.
+    terms: int
+    #: The commit the index is at: Whoosh's table-of-contents generation.
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -235,13 +268,54 @@ def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -
             return create_index(path)
         raise IndexNotFoundError(f"no index at {path}; build one with: searchlib index [PATH...] --index {path}")
     _check_meta(path)
+    return Index(path, _open_whoosh(path))
+
+
+def _open_whoosh(path: Path) -> windex.FileIndex:
+    """Open the Whoosh index in ``path`` and every segment its table of contents lists.
+
+    Opening only reads: a damaged file is reported, never repaired or removed.
+    """
+    for attempt in range(1, _TOC_RETRIES + 1):
+        try:
+            ix = windex.open_dir(str(path))
+            break
+        except windex.EmptyIndexError:
+            raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
+        except FileNotFoundError:
+            # A writer committed, and removed the table of contents we had
+            # just found, before we opened it: read the new one.
+            if attempt == _TOC_RETRIES:
+                raise IndexCorruptError(_corrupt(path, "its table of contents keeps vanishing")) from None
+            time.sleep(0.05)
+        except Exception as exc:  # whoosh raises many kinds on damaged files
+            raise IndexCorruptError(_corrupt(path, f"it cannot be read ({_describe(exc)})")) from None
     try:
-        ix = windex.open_dir(str(path))
-    except windex.EmptyIndexError:
-        raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
-    except Exception as exc:  # whoosh raises many kinds on damaged files
-        raise IndexCorruptError(_corrupt(path, f"it cannot be read ({type(exc).__name__}: {exc})")) from None
-    return Index(path, ix)
+        # Opening a reader opens every segment file (whoosh retries a file
+        # that a concurrent commit merged away), which finds a truncated one.
+        ix.reader().close()
+    except Exception as exc:
+        raise IndexCorruptError(_corrupt(path, _segment_damage(ix, exc))) from None
+    return ix
+
+
+def _segment_damage(ix: windex.FileIndex, exc: Exception) -> str:
+    """Say which segment file cannot be opened, for the error message."""
+    try:
+        toc = windex.TOC.read(ix.storage, ix.indexname)
+        for segment in toc.segments:
+            try:
+                SegmentReader(ix.storage, toc.schema, segment).close()
+            except Exception as segment_exc:
+                name = segment.make_filename(segment.COMPOUND_EXT) if segment.is_compound() else segment.segment_id()
+                return f"its segment file {name} cannot be read ({_describe(segment_exc)})"
+    except Exception:  # the table of contents itself went bad meanwhile: report the first error
+        pass
+    return f"it cannot be read ({_describe(exc)})"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _check_meta(path: Path) -> None:
@@ -263,9 +337,22 @@ def _corrupt(path: Path, why: str) -> str:
     return f"the index at {path} is damaged: {why}; rebuild it: move it aside, then run searchlib index [PATH...] --index {path}"
 
 
+def _postings(reader: Any, fieldname: str, term: str | bytes) -> list[int]:
+    """Every document number posted under a term, reading each posting's value too."""
+    matcher = reader.postings(fieldname, term)
+    ids = []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        matcher.value()
+        matcher.next()
+    return ids
+
+
 def _is_empty_dir(path: Path) -> bool:
-    # A checkout's index/ holds only its .gitignore.
-    return all(entry.name.startswith(".") for entry in path.iterdir())
+    # A checkout's index/ holds only its .gitignore. A creation killed before
+    # it wrote searchlib.json leaves Whoosh's first table of contents, which
+    # never lists a segment (commits start at generation 1): no data either.
+    return all(entry.name.startswith(".") or _UNFINISHED_CREATION.fullmatch(entry.name) for entry in path.iterdir())
 
 
 def _now() -> str:
@@ -283,41 +370,22 @@ class Index:
         self._path = path
         self._ix = ix
         self._lock_fds: tuple[int, ...] = ()
-        # Opening a searcher reads every segment's term index: keep one for
-        # all reads, refreshed when a commit (here or elsewhere) changes the index.
-        self._searcher: Any = None
-        self._searcher_lock = threading.Lock()
+        # Opening a reader reads every segment's term index: one is kept for
+        # all reads, and renewed when a commit (here or elsewhere) changes the index.
+        self._reader: Any = None
+        self._reader_lock = threading.RLock()
 
     @property
     def path(self) -> Path:
         return self._path
 
     def close(self) -> None:
-        """Release the index and the searcher it keeps open."""
-        with self._searcher_lock:
-            if self._searcher is not None:
-                self._searcher.close()
-                self._searcher = None
+        """Release the index and the reader it keeps open."""
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         self._ix.close()
-
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[Any]:
-        """The index's searcher, up to date, for one read at a time.
-
-        Whoosh searchers are not safe to share between threads, so reads in
-        one :class:`Index` take turns; they hold the GIL anyway.
-        """
-        with self._searcher_lock:
-            searcher = self._searcher
-            if searcher is not None and not searcher.up_to_date():
-                # Not refresh(): whoosh3 3.54 reuses the old segment readers
-                # with their old deleted-document sets, so a replaced document
-                # would still be found.
-                searcher.close()
-                searcher = None
-            if searcher is None:
-                searcher = self._searcher = self._ix.searcher()
-            yield searcher
 
     def __enter__(self) -> Index:
         return self
@@ -337,6 +405,8 @@ class Index:
         lang: str | None = None,
         wait: float = DEFAULT_WAIT,
         skip_errors: bool = False,
+        prune: bool = False,
+        batch_size: int = BATCH_DOCUMENTS,
         jobs: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
@@ -345,16 +415,30 @@ class Index:
 
         A document whose id is already indexed is replaced, never duplicated;
         one whose content has not changed is skipped. Documents are committed
-        in batches of up to :data:`BATCH_DOCUMENTS` documents or
-        :data:`BATCH_CHARS` characters. Every JSONL line is checked before
-        anything is written: a malformed line raises
-        :class:`~searchlib.errors.InputError` and leaves the index as it was.
+        in batches of ``batch_size`` documents or :data:`BATCH_CHARS`
+        characters, whichever comes first, so a crash loses at most the batch
+        in flight. Every JSONL line is checked before anything is written: a
+        malformed line raises :class:`~searchlib.errors.InputError` and leaves
+        the index as it was.
 
         ``jobs`` worker processes analyze the text (default: one per core);
         the index is the same whatever their number.
 
+        With ``prune``, documents read earlier from the folders and files
+        given are removed when their file is gone, or, for a JSONL file, when
+        it no longer has their line (see :meth:`SourceSet.gone
+        <searchlib.sources.SourceSet.gone>`). Documents from elsewhere, from
+        standard input or given as objects are never pruned.
+
         >>> index.add(["corpus", Document(id="n1", text="Une note.")])  # doctest: +SKIP
+        >>> index.add(["corpus"], prune=True).pruned                   # doctest: +SKIP
+        0
         """
+        if batch_size < 1:
+            raise SearchlibError(f"batch_size must be at least 1, not {batch_size}")
+        jobs = default_jobs() if jobs is None else jobs
+        if jobs < 1:
+            raise SearchlibError(f"jobs must be at least 1, not {jobs}")
         started = time.monotonic()
         warnings: list[str] = []
 
@@ -363,9 +447,6 @@ class Index:
             if on_warning is not None:
                 on_warning(message)
 
-        jobs = default_jobs() if jobs is None else jobs
-        if jobs < 1:
-            raise SearchlibError(f"jobs must be at least 1, not {jobs}")
         forced = get_language(lang) if lang else None
         if isinstance(sources, (str, os.PathLike, Document)):
             sources = [sources]
@@ -380,13 +461,15 @@ class Index:
             source_set.validate(check=check)
             expected += source_set.text_files()
             with self._write_lock(wait), Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
-                run = _AddRun(self, forced, wait, warn, on_progress, started, expected)
+                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected)
                 try:
                     for item, results in pipeline.run(run.plan(source_set.documents())):
                         run.write(item, results)
                 except BaseException:
                     run.cancel()
                     raise
+                if prune:
+                    run.counts["pruned"] = self._prune(source_set.gone, wait)
         return AddReport(
             seconds=time.monotonic() - started,
             warnings=tuple(warnings),
@@ -395,38 +478,77 @@ class Index:
         )
 
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
-        """Remove documents and their passages; returns how many documents were removed."""
-        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-        removed = 0
-        with self._write_lock(wait):
-            with self._ix.searcher() as searcher:
-                present = [i for i in ids if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
-            if not present:
-                return 0
-            writer = self._writer(wait)
-            try:
-                for doc_id in present:
-                    writer.delete_by_term("doc_id", doc_id)
-                    removed += 1
-                writer.commit()
-            except BaseException:
-                writer.cancel()
-                raise
-        return removed
+        """Remove documents and their passages, in one commit; returns how many were indexed.
 
-    def _language_of(self, doc: Document, forced: Language | None) -> Language:
+        >>> index.delete(["notes/old.txt", "n1"])              # doctest: +SKIP
+        2
+        """
+        ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+        with self._write_lock(wait):
+            with self._reading() as searcher:
+                present = [i for i in dict.fromkeys(ids) if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
+            return self._remove(present, wait)
+
+    def _prune(self, gone: Callable[[str, str | None], bool], wait: float) -> int:
+        with self._reading() as searcher:
+            ids = [f["doc_id"] for f in searcher.documents(kind=KIND_DOC) if gone(f["doc_id"], f.get("path"))]
+        return self._remove(ids, wait)
+
+    def _remove(self, doc_ids: Sequence[str], wait: float) -> int:
+        """Delete indexed documents in one commit. The caller holds the write lock."""
+        if not doc_ids:
+            return 0
+        writer = self._writer(wait)
+        try:
+            for doc_id in doc_ids:
+                writer.delete_by_term("doc_id", doc_id)
+            writer.commit()
+        except BaseException:
+            _cancel(writer)
+            raise
+        return len(doc_ids)
+
+    def _language_of(self, doc: Document, forced: Language | None) -> Language | None:
+        """The language given for a document; ``None``: detect it."""
         if forced is not None:
             return forced
-        return get_language(doc.lang) if doc.lang else DEFAULT_LANGUAGE
+        return get_language(doc.lang) if doc.lang else None
 
     def _writer(self, wait: float) -> Any:
         try:
-            return self._ix.writer(timeout=wait, limitmb=WRITER_LIMIT_MB, codec=Codec())
+            writer = self._ix.writer(timeout=wait, limitmb=WRITER_LIMIT_MB, codec=Codec())
         except windex.LockError:
             raise IndexLockedError(
                 f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "
                 "wait for it to finish, or retry with a longer --wait"
             ) from None
+        if "path" not in writer.schema:
+            # An index made before document records kept their file: the
+            # field joins its schema with this commit.
+            writer.add_field("path", make_schema()["path"])
+        return writer
+
+    def _clean_leftovers(self) -> None:
+        """Remove what a killed writer left: uncommitted segments, sorting runs, half-written TOCs.
+
+        Only a holder of the write lock calls this, so no writer is using those
+        files, and readers only open the files the current table of contents
+        lists. Whoosh removes the first two at its next commit; the third it
+        never does.
+        """
+        storage, name = self._ix.storage, self._ix.indexname
+        try:
+            toc = windex.TOC.read(storage, name)
+        except _DAMAGE as exc:
+            why = f"its table of contents cannot be read ({_describe(exc)})"
+            raise IndexCorruptError(_corrupt(self._path, why)) from None
+        windex.clean_files(storage, name, toc.generation, toc.segments)
+        half_written = re.compile(rf"_{re.escape(name)}_\d+\.toc\.[0-9.]+")
+        for entry in os.listdir(self._path):
+            if half_written.fullmatch(entry):
+                with contextlib.suppress(OSError):
+                    os.remove(self._path / entry)
+        shutil.rmtree(self._path / f"{name}.tmp", ignore_errors=True)
 
     @contextlib.contextmanager
     def _write_lock(self, wait: float) -> Iterator[None]:
@@ -465,6 +587,7 @@ class Index:
             # Worker processes inherit this descriptor; they close it (see pipeline.py).
             self._lock_fds = (fd,)
             try:
+                self._clean_leftovers()
                 yield
             finally:
                 self._lock_fds = ()
@@ -475,6 +598,34 @@ class Index:
 
     # -- reading -----------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _reading(self, **kwargs: Any) -> Iterator[Any]:
+        """A searcher on the last committed state; an unreadable file raises :class:`IndexCorruptError`.
+
+        Searchers share one reader, kept open until a commit makes it stale.
+        Whoosh readers are not safe to share between threads, so reads of one
+        :class:`Index` take turns (they hold the GIL anyway).
+        """
+        try:
+            with self._reader_lock:
+                yield Searcher(self._current_reader(), fromindex=self._ix, closereader=False, **kwargs)
+        except _DAMAGE as exc:
+            raise IndexCorruptError(
+                _corrupt(self._path, f"it cannot be read ({_describe(exc)}); searchlib check lists the damage")
+            ) from None
+
+    def _current_reader(self) -> Any:
+        reader = self._reader
+        if reader is not None and self._ix.latest_generation() != reader.generation():
+            # Not refresh(): whoosh3 3.54 reuses the old segment readers with
+            # their old deleted-document sets, so a replaced document would
+            # still be found.
+            reader.close()
+            reader = self._reader = None
+        if reader is None:
+            reader = self._reader = self._ix.reader()
+        return reader
+
     def search(
         self,
         query: str,
@@ -484,23 +635,29 @@ class Index:
         entity_type: str | None = None,
         per_doc: bool = False,
         lang: str | None = None,
+        plain: bool = False,
+        ranking: Ranking | None = None,
     ) -> SearchResults:
         """Rank passages for ``query``; see :mod:`searchlib.query` for the syntax.
 
         ``entity`` and ``entity_type`` keep only passages that mention such an
         entity; ``per_doc`` keeps the best passage of each document; ``lang``
-        analyzes the query in that language only and keeps its passages.
+        analyzes the query in that language only and keeps its passages;
+        ``plain`` reads the query as plain words with no syntax, for text
+        pasted from elsewhere (questions, titles); ``ranking`` overrides the
+        ranking parameters (:class:`searchlib.ranking.Ranking`), for evaluation.
 
         >>> index.search("exploiter", limit=1).hits[0].matches   # doctest: +SKIP
         ((161, 170),)
         """
         if limit < 1:
             raise SearchlibError(f"limit must be at least 1, not {limit}")
-        with self._reading() as searcher:
+        ranking = ranking or DEFAULT
+        with self._reading(weighting=ranking.weighting()) as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
-            compiler = QueryCompiler(reader, languages, lone_word_terms)
-            compiled = compiler.compile(query)
+            compiler = QueryCompiler(reader, languages, lone_word_terms, ranking)
+            compiled = compiler.compile(query, plain=plain)
             filters: list[wq.Query] = []
             label = check_entity_type(entity_type) if entity_type else None
             if entity and label:
@@ -513,24 +670,74 @@ class Index:
                 compiled.leaves.append(EntityLeaf(key=entity_key(entity) if entity else None, label=label))
             if lang:
                 filters.append(wq.Term("lang", languages[0].code))
-            # Passages only. Excluding the one record per document costs a
-            # short posting list; requiring kind=passage would walk the
-            # longest one in the index for every query (ten times slower).
+            # Passages only. Excluding the one record per document costs a short
+            # posting list; requiring kind=passage would walk the longest one
+            # in the index for every query, and again for the total.
             passages = AndNot(compiled.query, wq.Term("kind", KIND_DOC))
-            # Filters go in a Require, not in filter=: whoosh3 3.54 drops
-            # collapsing when both are given. Require scores by the query alone.
-            results = searcher.search(
+            # Filters go in a Require (which scores by the query alone), and
+            # documents are collapsed here: see whoosh_fixes on filter= and collapse=.
+            document_terms = compiled.document_terms if ranking.document_weight else []
+            ranked, total = self._rank(
+                searcher,
                 Require(passages, wq.And(filters)) if filters else passages,
+                document_terms,
+                ranking,
                 limit=limit,
-                collapse="doc_id" if per_doc else None,
+                per_doc=per_doc,
             )
-            total = len(results)
-            hits = self._hits(searcher, results, compiled.leaves)
+            hits = self._hits(searcher, ranked, compiled.leaves)
             suggestion = compiler.suggest(query, compiled.unknown) if compiled.unknown else None
         return SearchResults(query=query, total=total, suggestion=suggestion, hits=tuple(hits))
 
-    def _hits(self, searcher: Any, results: Any, leaves: Sequence[Any]) -> list[Hit]:
-        stored = [(hit.docnum, hit.score, hit.fields()) for hit in results]
+    def _rank(
+        self,
+        searcher: Any,
+        query: wq.Query,
+        document_terms: Sequence[wq.Query],
+        ranking: Ranking,
+        *,
+        limit: int,
+        per_doc: bool,
+    ) -> tuple[list[tuple[int, float, dict]], int]:
+        """The top ``limit`` passages (best of each document with ``per_doc``), and the total."""
+        candidates = max(limit * RERANK_FACTOR, RERANK_MIN) if document_terms or per_doc else limit
+        while True:
+            results = searcher.search(query, limit=candidates)
+            ranked = self._rerank(searcher, results, document_terms, ranking.document_weight)
+            if per_doc:
+                seen: set[str] = set()
+                ranked = [item for item in ranked if not (item[2]["doc_id"] in seen or seen.add(item[2]["doc_id"]))]
+            if len(ranked) >= limit or results.scored_length() < candidates:
+                break
+            candidates *= 4
+        if per_doc:
+            docnums = results.docs()
+            # An index with nothing committed yet has no doc_id column at all.
+            column = searcher.reader().column_reader("doc_id") if docnums else {}
+            total = len({column[docnum] for docnum in docnums})
+        else:
+            total = len(results)
+        return ranked[:limit], total
+
+    def _rerank(
+        self, searcher: Any, results: Any, document_terms: Sequence[wq.Query], weight: float
+    ) -> list[tuple[int, float, dict]]:
+        """Add each passage's document-level score (its words across the whole document) and re-sort.
+
+        A passage is ranked by its own words first; among passages that match
+        alike, the one whose document is more about the query ranks higher.
+        Only the top candidates are re-ranked, so this costs one small query.
+        """
+        stored = [(hit.docnum, hit.score or 0.0, hit.fields()) for hit in results]
+        if not document_terms or not stored:
+            return stored
+        ids = sorted({fields["doc_id"] for _, _, fields in stored})
+        only = wq.And([wq.Term("kind", KIND_DOC), wq.Or([wq.Term("doc_id", i) for i in ids])])
+        scores = {hit["doc_id"]: hit.score for hit in searcher.search(Require(wq.Or(list(document_terms)), only), limit=None)}
+        rescored = [(docnum, score + weight * scores.get(fields["doc_id"], 0.0), fields) for docnum, score, fields in stored]
+        return sorted(rescored, key=lambda item: -item[1])
+
+    def _hits(self, searcher: Any, stored: Sequence[tuple[int, float, dict]], leaves: Sequence[Any]) -> list[Hit]:
         matches = find_matches(
             searcher,
             [docnum for docnum, _, _ in stored],
@@ -615,11 +822,128 @@ class Index:
                 documents=count(wq.Term("kind", KIND_DOC)),
                 passages=count(passages),
                 languages={code: n for code, n in languages.items() if n},
-                size_bytes=sum(f.stat().st_size for f in self._path.iterdir() if f.is_file()),
+                size_bytes=_folder_size(self._path),
                 schema_version=SCHEMA_VERSION,
                 searchlib_version=__version__,
             )
         return info
+
+    def check(self) -> CheckReport:
+        """Read the whole index and verify that it is consistent; raise :class:`IndexCorruptError` if not.
+
+        Every stored record is read and every postings list of every field is
+        decoded. Each passage must belong to a document record, each document
+        record must count exactly its passages (numbered from 0), each
+        passage's text must span its offsets, and the ``doc_id`` and ``kind``
+        postings must agree with the stored records. Checking only reads.
+
+        >>> index.check().documents                               # doctest: +SKIP
+        1
+        """
+        problems: list[str] = []
+        with self._reading() as searcher:
+            reader = searcher.reader()
+            live = set(reader.all_doc_ids())
+            stored: dict[int, dict[str, Any]] = {}
+            for docnum in sorted(live):
+                try:
+                    stored[docnum] = reader.stored_fields(docnum)
+                except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
+                    problems.append(f"stored record {docnum} cannot be read ({_describe(exc)})")
+            kinds, terms = _check_postings(reader, live, stored, problems)
+            problems.extend(_check_records(stored, kinds))
+            segments = len(reader.leaf_readers()) if reader.doc_count_all() else 0
+            generation = reader.generation()
+        if problems:
+            shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
+            raise IndexCorruptError(_corrupt(self._path, f"searchlib check found {len(problems)} problem(s): {shown}"))
+        return CheckReport(
+            documents=len(kinds[KIND_DOC]),
+            passages=len(kinds[KIND_PASSAGE]),
+            segments=segments,
+            terms=terms,
+            generation=generation if generation is not None else self._ix.latest_generation(),
+        )
+
+
+def _check_postings(
+    reader: Any, live: set[int], stored: dict[int, dict[str, Any]], problems: list[str]
+) -> tuple[dict[str, set[int]], int]:
+    """Decode every postings list; return the live records of each kind, and the number of terms."""
+    kinds: dict[str, set[int]] = {KIND_DOC: set(), KIND_PASSAGE: set()}
+    terms = 0
+    size = reader.doc_count_all()
+    for fieldname in sorted(reader.indexed_field_names()):
+        try:
+            for bterm in reader.lexicon(fieldname):
+                terms += 1
+                ids = _postings(reader, fieldname, bterm)
+                if any(not 0 <= i < size for i in ids):
+                    problems.append(f"postings of {fieldname}:{bterm!r} point past the last record")
+                posted = live.intersection(ids)
+                if fieldname == "kind":
+                    kinds.setdefault(bterm.decode("utf-8"), set()).update(posted)
+                elif fieldname == "doc_id":
+                    doc_id = bterm.decode("utf-8")
+                    wrong = sorted(i for i in posted if i in stored and stored[i].get("doc_id") != doc_id)
+                    if wrong:
+                        problems.append(f"postings of doc_id {doc_id!r} list records {wrong[:3]} of another document")
+        except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
+            problems.append(f"postings of field {fieldname} cannot be read ({_describe(exc)})")
+    unkinded = live - kinds[KIND_DOC] - kinds[KIND_PASSAGE]
+    if unkinded:
+        problems.append(f"{len(unkinded)} record(s) are neither a passage nor a document, e.g. {min(unkinded)}")
+    return kinds, terms
+
+
+def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]) -> list[str]:
+    """Check that document records and passages agree, from their stored fields."""
+    problems = []
+    expected: dict[str, int] = {}
+    for docnum in sorted(kinds[KIND_DOC] & stored.keys()):
+        fields = stored[docnum]
+        doc_id, count = fields.get("doc_id"), fields.get("passages")
+        if not isinstance(doc_id, str) or not isinstance(count, int):
+            problems.append(f"document record {docnum} lacks its id or passage count")
+        elif doc_id in expected:
+            problems.append(f"document {doc_id!r} has two records")
+        else:
+            expected[doc_id] = count
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for docnum in sorted(kinds[KIND_PASSAGE] & stored.keys()):
+        fields = stored[docnum]
+        doc_id, number, text = fields.get("doc_id"), fields.get("passage"), fields.get("text")
+        start, end = fields.get("start"), fields.get("end")
+        if not (isinstance(doc_id, str) and isinstance(number, int) and isinstance(text, str)
+                and isinstance(start, int) and isinstance(end, int)):
+            problems.append(f"passage record {docnum} lacks its id, number, text or offsets")
+        elif end - start != len(text):
+            problems.append(f"passage {number} of {doc_id!r} holds {len(text)} characters, not {end - start}")
+        else:
+            numbers[doc_id].append(number)
+    for doc_id in sorted(numbers.keys() - expected.keys()):
+        problems.append(f"passages of {doc_id!r} have no document record")
+    for doc_id, count in sorted(expected.items()):
+        if sorted(numbers.get(doc_id, ())) != list(range(count)):
+            problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
+    return problems
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for entry in os.scandir(path):
+        # A writer may remove a file between the listing and the stat.
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_file():
+                total += entry.stat().st_size
+    return total
+
+
+def _cancel(writer: Any) -> None:
+    # A commit that failed has already released its writer; cancelling it
+    # again would raise "This writer is closed" and hide the real error.
+    if not writer.is_closed:
+        writer.cancel()
 
 
 def _lock_holder(fd: int) -> str:
@@ -630,14 +954,14 @@ def _lock_holder(fd: int) -> str:
         return "another process"
 
 
-def _batched(items: Iterable[Document]) -> Iterator[list[Document]]:
-    """Consecutive documents, up to :data:`BATCH_DOCUMENTS` of them or :data:`BATCH_CHARS` characters."""
+def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    """Consecutive documents, up to ``size`` of them or :data:`BATCH_CHARS` characters."""
     batch: list[Document] = []
     chars = 0
     for item in items:
         batch.append(item)
         chars += len(item.text)
-        if len(batch) >= BATCH_DOCUMENTS or chars >= BATCH_CHARS:
+        if len(batch) >= size or chars >= BATCH_CHARS:
             yield batch
             batch, chars = [], 0
     if batch:
@@ -666,6 +990,7 @@ class _AddRun:
         self,
         index: Index,
         forced: Language | None,
+        batch_size: int,
         wait: float,
         warn: Callable[[str], None],
         on_progress: Callable[[Progress], None] | None,
@@ -674,31 +999,33 @@ class _AddRun:
     ) -> None:
         self._index = index
         self._forced = forced
+        self._batch_size = batch_size
         self._wait = wait
         self._warn = warn
         self._on_progress = on_progress
         self._started = started
         self._total = total
-        self.counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0}
-        #: doc id → (batch number, content hash) of documents planned but not yet committed.
-        self._pending: dict[str, tuple[int, str]] = {}
-        #: (content hash, whether an older version is to be deleted) of each planned document, in order.
-        self._planned: deque[tuple[str, bool]] = deque()
+        self.counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
+        #: doc id → (batch number, content hash, file) of documents planned but not yet committed.
+        self._pending: dict[str, tuple[int, str, str | None]] = {}
+        #: (content hash, file, whether an older version is to be deleted) of each planned document, in order.
+        self._planned: deque[tuple[str, str | None, bool]] = deque()
         self._digest = ""
+        self._source: str | None = None
         self._assembler = Assembler()
         self._writer: Any = None
 
     # -- planning (reads the index) ----------------------------------------
 
     def plan(self, documents: Iterable[Document]) -> Iterator[Task | _BatchEnd]:
-        for number, batch in enumerate(_batched(documents)):
+        for number, batch in enumerate(_batched(documents, self._batch_size)):
             latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
             pieces: list[Piece] = []
             stale: list[str] = []
-            with self._index._ix.searcher() as searcher:
+            with self._index._reading() as searcher:
                 reader = searcher.reader()
                 for doc in latest.values():
-                    pending = self._pending.get(doc.id)
+                    pending = self._pending.get(doc.id)  # (batch, hash, path)
                     record = None
                     if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
                         record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
@@ -710,13 +1037,19 @@ class _AddRun:
                             stale.append(doc.id)
                         continue
                     digest = content_hash(doc)
-                    indexed = pending[1] if pending is not None else record.get("hash") if record else None
-                    if indexed == digest:
+                    if pending is not None:
+                        indexed: tuple[Any, ...] = pending[1:]
+                    else:
+                        indexed = (record.get("hash"), record.get("path")) if record else ()
+                    # A document read from another file is re-added, so that
+                    # pruning follows the file it now comes from.
+                    if indexed == (digest, doc.path):
                         self.counts["unchanged"] += 1
                         continue
-                    self._pending[doc.id] = (number, digest)
-                    self._planned.append((digest, exists))
-                    pieces.extend(pieces_of(doc, self._index._language_of(doc, self._forced).code))
+                    self._pending[doc.id] = (number, digest, doc.path)
+                    self._planned.append((digest, doc.path, exists))
+                    language = self._index._language_of(doc, self._forced)
+                    pieces.extend(pieces_of(doc, language.code if language else None))
             yield from tasks_of(pieces)
             yield _BatchEnd(number, tuple(stale))
 
@@ -730,10 +1063,12 @@ class _AddRun:
         writer = self._open()
         for piece, result in zip(item.pieces, results):
             if piece.first:
-                self._digest, exists = self._planned.popleft()
+                self._digest, self._source, exists = self._planned.popleft()
                 if exists:
                     writer.delete_by_term("doc_id", piece.document.id)
             for record in self._assembler.records(piece, result, self._digest):
+                if record["kind"] == KIND_DOC:
+                    record["path"] = self._source
                 writer.add_document(**record)
             self.counts["passages"] += len(result.passages)
             self.counts["words"] += result.words
@@ -758,7 +1093,7 @@ class _AddRun:
 
     def cancel(self) -> None:
         if self._writer is not None:
-            self._writer.cancel()
+            _cancel(self._writer)
             self._writer = None
 
     def _progress(self) -> None:

@@ -7,10 +7,11 @@ imports spaCy unless a query word is new to the index.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import ModelNotInstalledError
-from .languages import Language
+from .errors import ModelNotInstalledError, UnknownLanguageError
+from .languages import LOOKUP, TRAINED, Language
 
 if TYPE_CHECKING:
     import spacy
@@ -20,20 +21,60 @@ if TYPE_CHECKING:
 def load_pipeline(language: Language) -> spacy.language.Language:
     """The spaCy pipeline for ``language``, with the components searchlib uses.
 
-    The dependency parser is left out: the statistical sentence splitter
-    (``senter``) gives the sentences passages need at a fraction of the cost,
-    and nothing else here uses syntax.
+    For a trained pipeline the dependency parser is left out: the statistical
+    sentence splitter (``senter``) gives the sentences passages need at a
+    fraction of the cost, and nothing else here uses syntax. Other languages
+    get a blank pipeline (tokenizer) with a rule-based sentencizer.
     """
     import spacy
 
+    if language.lemmatizer == TRAINED:
+        assert language.pipeline is not None
+        try:
+            nlp = spacy.load(language.pipeline, exclude=["parser"])
+        except OSError:
+            package = language.pipeline.replace("_", "-")
+            raise ModelNotInstalledError(
+                f"the {language.name} pipeline {language.pipeline!r} is not installed; "
+                f"install it with: pip install {package}"
+            ) from None
+        if "senter" in nlp.disabled:
+            nlp.enable_pipe("senter")
+        return nlp
     try:
-        nlp = spacy.load(language.pipeline, exclude=["parser"])
-    except OSError:
-        package = language.pipeline.replace("_", "-")
-        raise ModelNotInstalledError(
-            f"the {language.name} pipeline {language.pipeline!r} is not installed; "
-            f"install it with: pip install {package}"
-        ) from None
-    if "senter" in nlp.disabled:
-        nlp.enable_pipe("senter")
+        nlp = spacy.blank(language.code)
+    except (ImportError, KeyError) as exc:
+        raise UnknownLanguageError(f"spaCy cannot tokenize language {language.code!r}: {exc}") from None
+    nlp.add_pipe("sentencizer")
     return nlp
+
+
+@functools.cache
+def lookup_lemmatizer(language: Language) -> Callable[[str], str]:
+    """``word → index term``: spaCy's lookup lemma, then the Snowball stem of that lemma.
+
+    The tables are case-sensitive (German nouns are capitalized), so a word at
+    the start of a sentence or typed in lowercase needs a second, lowercase
+    try. The tables map inflections only, and miss many (Dutch plurals), so the
+    lemma is then stemmed: on NTREX-128 headlines, stemming the lemma ranked
+    better than the lemma alone in German, Spanish and Italian (nDCG@10
+    +0.014, +0.002, +0.002) and was level in English.
+    """
+    assert language.lemmatizer == LOOKUP
+    from spacy.lookups import load_lookups
+
+    table = load_lookups(language.code, ["lemma_lookup"]).get_table("lemma_lookup")
+    stem = _stemmer(language.stemmer) if language.stemmer else str
+
+    @functools.lru_cache(maxsize=200_000)
+    def term(word: str) -> str:
+        lemma = table.get(word) or table.get(word.lower()) or word
+        return stem(lemma.lower())
+
+    return term
+
+
+def _stemmer(algorithm: str) -> Callable[[str], str]:
+    import Stemmer
+
+    return Stemmer.Stemmer(algorithm).stemWord

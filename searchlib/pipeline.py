@@ -32,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -41,7 +41,7 @@ from typing import Any
 
 from .analysis import analyze, analyzer_for
 from .errors import SearchlibError
-from .languages import get_language
+from .languages import DEFAULT_LANGUAGE, get_language
 from .schema import title_fold_field, title_lemma_field
 from .sources import Document
 
@@ -73,7 +73,8 @@ class Piece:
 
     #: The text of this piece only; the title is on the first piece only.
     document: Document
-    lang: str
+    #: Language code; ``None``: detect it (each chunk of a long document on its own).
+    lang: str | None
     #: Where this piece starts in the document's text.
     offset: int
     first: bool
@@ -91,7 +92,7 @@ class PieceResult:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """Pieces of one language, analyzed together by one worker."""
+    """Pieces given the same language (or none), analyzed together by one worker."""
 
     pieces: tuple[Piece, ...]
 
@@ -115,7 +116,7 @@ def cap_title(title: str) -> str:
     return title[:cut].rstrip() + "…"
 
 
-def pieces_of(document: Document, lang: str, *, chunk_chars: int | None = None) -> list[Piece]:
+def pieces_of(document: Document, lang: str | None, *, chunk_chars: int | None = None) -> list[Piece]:
     """Cut ``document`` into pieces of about ``chunk_chars`` (default :data:`CHUNK_CHARS`) characters."""
     chunk_chars = chunk_chars or CHUNK_CHARS
     document = replace(document, title=cap_title(document.title))
@@ -171,22 +172,30 @@ def run_task(task: Task) -> list[PieceResult]:
     """Analyze a task and build its records. Runs in a worker, or here with one job."""
     from .schema import document_records
 
-    language = get_language(task.pieces[0].lang)
-    results = []
-    for analyzed in analyze((piece.document, language) for piece in task.pieces):
-        *passages, record = document_records(analyzed)
-        results.append(PieceResult(passages, record, analyzed.words))
-    if len(results) != len(task.pieces):  # analyze() skips nothing: a bug if it did
-        raise RuntimeError(f"analysis returned {len(results)} documents for {len(task.pieces)}")
-    return results
+    lang = task.pieces[0].lang
+    language = get_language(lang) if lang else None
+    # analyze() gives documents back grouped by language, and two chunks of a
+    # document share its id: number the pieces to put them back in order.
+    numbered = ((replace(piece.document, id=str(i)), language) for i, piece in enumerate(task.pieces))
+    results: list[PieceResult | None] = [None] * len(task.pieces)
+    for analyzed in analyze(numbered):
+        i = int(analyzed.id)
+        doc_id = task.pieces[i].document.id
+        *passages, record = document_records(replace(analyzed, id=doc_id))
+        results[i] = PieceResult(passages, record, analyzed.words)
+    missing = [task.pieces[i].document.id for i, r in enumerate(results) if r is None]
+    if missing:  # analyze() skips nothing: a bug if it did
+        raise RuntimeError(f"analysis returned nothing for {missing}")
+    return results  # type: ignore[return-value]
 
 
 class Assembler:
     """Puts the pieces of each document back together, in the parent process.
 
     A document in one piece passes through untouched. The pieces of a long
-    document get consecutive passage numbers, offsets into the whole text,
-    and the title fields of the first piece; its record comes last.
+    document get consecutive passage numbers, offsets into the whole text, and
+    the title fields of the first piece (whose language is the document's);
+    its record comes last, with the totals and the word counts of all pieces.
     """
 
     def __init__(self) -> None:
@@ -194,18 +203,23 @@ class Assembler:
         self._words = 0
         self._title: dict[str, Any] = {}
         self._record: dict[str, Any] = {}
+        self._whole: dict[str, Counter[str]] = {}
 
     def records(self, piece: Piece, result: PieceResult, content_hash: str) -> Iterator[dict[str, Any]]:
         """The records to add for ``piece``; the document record after its last piece."""
         if piece.first:
-            self._passages = self._words = 0
-            self._record = result.record
-            fields = (title_lemma_field(piece.lang), title_fold_field(piece.lang))
-            first = result.passages[0] if result.passages else {}
-            self._title = {"title": piece.document.title, **{f: first.get(f, []) for f in fields}}
+            self._start(piece, result)
+        else:
+            self._count(result.record)
+        # A piece's passages carry its own (empty) title fields, named after its main language.
+        own_title = {title_lemma_field(result.record["lang"]), title_fold_field(result.record["lang"])}
         for passage in result.passages:
             if not piece.first:
+                scored = [f for f in passage["fields"] if f not in own_title]
+                for name in own_title:
+                    passage.pop(name, None)
                 passage.update(self._title)
+                passage["fields"] = scored + [f for f in self._title if f != "title" and self._title[f]]
                 passage["passage"] += self._passages
                 passage["start"] += piece.offset
                 passage["end"] += piece.offset
@@ -214,15 +228,27 @@ class Assembler:
         self._passages += len(result.passages)
         self._words += result.words
         if piece.last:
-            yield {**self._record, "hash": content_hash, "passages": self._passages, "words": self._words}
+            record = {**self._record, "hash": content_hash, "passages": self._passages, "words": self._words}
+            if not piece.first:
+                record.update(self._whole)
+                record["fields"] = [f for f, counts in self._whole.items() if counts]
+            yield record
 
-    @property
-    def passages(self) -> int:
-        return self._passages
+    def _start(self, piece: Piece, result: PieceResult) -> None:
+        self._passages = self._words = 0
+        self._record = result.record
+        lang = result.record["lang"]
+        names = (title_lemma_field(lang), title_fold_field(lang))
+        first = result.passages[0] if result.passages else {}
+        self._title = {"title": result.record["title"], **{name: first.get(name, []) for name in names}}
+        self._whole = {}
+        if not piece.last:
+            self._count(result.record)
 
-    @property
-    def words(self) -> int:
-        return self._words
+    def _count(self, record: dict[str, Any]) -> None:
+        """Add a piece's document-level word counts (``dfold_<lang>``) to the document's."""
+        for name in record.get("fields", ()):
+            self._whole.setdefault(name, Counter()).update(record[name])
 
 
 class Pipeline:
@@ -309,9 +335,11 @@ class Pipeline:
             self._executor = _executor(self.jobs, self._close_fds)
         return self._executor.submit(run_task, task)
 
-    def _load(self, lang: str) -> None:
+    def _load(self, lang: str | None) -> None:
+        # A language to detect is most likely the default one.
+        language = get_language(lang) if lang else DEFAULT_LANGUAGE
         started = time.monotonic()
-        analyzer_for(get_language(lang))
+        analyzer_for(language)
         self.model_seconds += time.monotonic() - started
 
 

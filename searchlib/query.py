@@ -37,6 +37,7 @@ from .errors import QuerySyntaxError, UnknownEntityTypeError
 from .languages import Language, get_language
 from .schema import (
     LEAD,
+    document_fold_field,
     entity_key,
     fold_field,
     lemma_field,
@@ -46,6 +47,7 @@ from .schema import (
     title_fold_field,
     title_lemma_field,
 )
+from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
 from .whoosh_fixes import AndNot, DisjunctionMax, Require
 
@@ -61,10 +63,13 @@ QUERY_FIELDS = {
 }
 ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 
-# Ranking weights (BM25F field boosts).
-TITLE_WEIGHT = 0.5
-#: Weight of an accent-folded match when the user typed accents.
-FOLDED_WEIGHT = 0.6
+#: Query routing across languages: a language stays plausible at this
+#: detector probability; queries up to this many words weigh languages alike;
+#: otherwise a language counts at least this much.
+PLAUSIBLE = 0.05
+SHORT_QUERY_WORDS = 3
+MIN_LANGUAGE_WEIGHT = 0.3
+
 
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 _BINARY = _OPERATORS - {"NOT"}
@@ -74,6 +79,7 @@ _FIELD_PREFIX = re.compile(r"([^\W\d]\w*):(.*)", re.DOTALL)
 # letter or digit: "31/07/2020", "l'impunité" and "2019-2021" stay whole, so
 # that they can be looked up in the lexicon exactly as spaCy saw them.
 _WORD = r"\w(?:\S*\w)?"
+_WORD_RE = re.compile(_WORD)
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,10 @@ class CompiledQuery:
     unknown: list[str] = field(default_factory=list)
     #: Title queries of the positive terms: they add to any matching passage's score.
     title_boosts: list[wq.Query] = field(default_factory=list)
+    #: The positive words, as a query on document records: document-level evidence.
+    document_terms: list[wq.Query] = field(default_factory=list)
+    #: Per language, the positive single words in query order (for proximity).
+    sequence: dict[str, list[_Expansion]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,10 @@ class _Expansion:
     exact: frozenset[str]
     folded: frozenset[str]
     accented: bool
+    #: How often the word, as written, was a content word rather than a
+    #: function word in the documents: "le" is a name in "Le Pen" but an
+    #: article nearly everywhere else, so a query's "Le" weighs almost nothing.
+    weight: float = 1.0
 
 
 Fallback = Callable[[Language, str], "tuple[str, ...] | None"]
@@ -252,24 +266,99 @@ class QueryCompiler:
     analyzes a word the index has never seen (it loads spaCy).
     """
 
-    def __init__(self, reader: IndexReader, languages: Sequence[Language], fallback: Fallback) -> None:
+    def __init__(
+        self, reader: IndexReader, languages: Sequence[Language], fallback: Fallback, ranking: Ranking = DEFAULT
+    ) -> None:
         self.reader = reader
+        self.ranking = ranking
         self.languages = list(languages)
         self.fallback = fallback
         self._cache: dict[tuple[str, str], list[_Expansion]] = {}
+        #: Per language: the weight of its analysis of the query.
+        self._weights = {lang.code: 1.0 for lang in self.languages}
+        #: Languages in which a word the index has never seen is analyzed with spaCy.
+        self._fallback_languages = {lang.code for lang in self.languages}
 
     # -- public ------------------------------------------------------------
 
-    def compile(self, text: str) -> CompiledQuery:
+    def compile(self, text: str, *, plain: bool = False) -> CompiledQuery:
+        """Compile ``text``; with ``plain``, every word is a search word and nothing is syntax."""
         text = normalize_apostrophes(text)
-        check_syntax(text)
-        parsed = _PARSER.parse(text)
+        if plain:
+            parsed = wq.Or([wq.Term("text", w.lower()) for w in _WORD_RE.findall(text)])
+        else:
+            check_syntax(text)
+            parsed = _PARSER.parse(text)
+        if len(self.languages) > 1:
+            self._route(text)
         compiled = CompiledQuery(query=wq.NullQuery)
         query = self._rewrite(parsed, compiled, positive=True)
-        if compiled.title_boosts:
-            query = wq.AndMaybe(query, _any(compiled.title_boosts))
+        bonus = list(compiled.title_boosts)
+        if self.ranking.proximity_weight:
+            bonus += self._proximity(compiled)
+        if bonus:
+            query = wq.AndMaybe(query, _any(bonus))
         compiled.query = query.normalize()
         return compiled
+
+    def _route(self, text: str) -> None:
+        """Choose the languages the query is analyzed in, and how much each counts.
+
+        A language stays if the detector gives it a fair chance or if a query
+        word is in its lexicon: "chat", "pain" and "coin" are words in several
+        languages, and a short query is where detectors fail, so no language
+        is dropped on a weak guess. Short queries weigh every language alike;
+        longer ones favour the detected language. A word the index has never
+        seen is analyzed (with spaCy) in the most likely language only.
+        """
+        from .detect import detect
+
+        words = [normalize_term(w) for w in _WORD_RE.findall(text)]
+        probabilities = dict(detect(text)) if words else {}
+        known = {lang.code: any(self._lex_entries(w, lang) or self._has_term(w, lang) for w in words) for lang in self.languages}
+        plausible = [
+            lang
+            for lang in self.languages
+            if known[lang.code] or probabilities.get(lang.code, 0.0) >= PLAUSIBLE or not lang.detectable
+        ] or self.languages
+        best = max(probabilities.get(lang.code, 0.0) for lang in plausible)
+        short = len(words) <= SHORT_QUERY_WORDS or best == 0.0
+        self.languages = plausible
+        self._weights = {
+            lang.code: 1.0 if short else max(MIN_LANGUAGE_WEIGHT, probabilities.get(lang.code, 0.0) / best)
+            for lang in plausible
+        }
+        top = max(plausible, key=lambda lang: (probabilities.get(lang.code, 0.0), known[lang.code]))
+        self._fallback_languages = {top.code}
+
+    def _share(self, e: _Expansion) -> float:
+        return e.weight if self.ranking.function_word_weights else 1.0
+
+    def _word_query(self, e: _Expansion, exact_field: str, fold_field_: str, weight: float) -> wq.Query:
+        if e.accented and e.exact:
+            subs = [wq.Term(exact_field, t) for t in sorted(e.exact)]
+            subs += [wq.Term(fold_field_, t, boost=self.ranking.folded_weight) for t in sorted(e.folded)]
+        else:
+            subs = [wq.Term(fold_field_, t) for t in sorted(e.folded)]
+        weight *= self._share(e)
+        if len(subs) == 1:
+            return _boosted(subs[0], weight)
+        # A word indexed under two lemmas ("exploités": exploité, exploiter)
+        # matches twice at one position; count it once.
+        return DisjunctionMax(subs, boost=weight)
+
+    def _proximity(self, out: CompiledQuery) -> list[wq.Query]:
+        """Bonus queries: each pair of adjacent query words, near each other in the passage."""
+        bonus = []
+        for code, slots in out.sequence.items():
+            for a, b in zip(slots, slots[1:]):
+                if a.folded and b.folded:
+                    pair = _phrase_query([a, b], fold_field(code), self.ranking.proximity_weight, self.ranking.proximity_slop)
+                    bonus.append(pair)
+        return bonus
+
+    def _has_term(self, word: str, lang: Language) -> bool:
+        return (fold_field(lang.code), fold(word)) in self.reader
 
     # -- the tree ----------------------------------------------------------
 
@@ -341,13 +430,21 @@ class QueryCompiler:
             if not slots:
                 continue
             code = lang.code
+            weight = self._weights[code]
+            title_weight = self.ranking.title_weight * weight
             if len(slots) == 1:
-                body.append(_word_query(slots[0], lemma_field(code), fold_field(code), 1.0))
-                title.append(_word_query(slots[0], title_lemma_field(code), title_fold_field(code), TITLE_WEIGHT))
+                body.append(self._word_query(slots[0], lemma_field(code), fold_field(code), weight))
+                title.append(self._word_query(slots[0], title_lemma_field(code), title_fold_field(code), title_weight))
+                if positive and fieldname == "text":
+                    out.sequence.setdefault(code, []).append(slots[0])
             else:
-                body.append(_phrase_query(slots, fold_field(code), 1.0, slop))
-                title.append(_phrase_query(slots, title_fold_field(code), TITLE_WEIGHT, slop))
+                body.append(_phrase_query(slots, fold_field(code), weight, slop))
+                title.append(_phrase_query(slots, title_fold_field(code), title_weight, slop))
             if positive and fieldname == "text":
+                for e in slots:
+                    out.document_terms.append(
+                        _any([wq.Term(document_fold_field(code), t, boost=weight * self._share(e)) for t in sorted(e.folded)])
+                    )
                 if len(slots) == 1:
                     terms = [(lemma_field(code), t) for t in sorted(slots[0].exact)]
                     terms += [(fold_field(code), t) for t in sorted(slots[0].folded)]
@@ -385,7 +482,10 @@ class QueryCompiler:
         body: list[wq.Query] = []
         title: list[wq.Query] = []
         for lang in self.languages:
-            for fieldname, weight, into in ((fold_field(lang.code), 1.0, body), (title_fold_field(lang.code), TITLE_WEIGHT, title)):
+            lang_weight = self._weights[lang.code]
+            title_weight = self.ranking.title_weight * lang_weight
+            targets = ((fold_field(lang.code), lang_weight, body), (title_fold_field(lang.code), title_weight, title))
+            for fieldname, weight, into in targets:
                 if isinstance(q, wq.FuzzyTerm):
                     sub: wq.Query = wq.FuzzyTerm(fieldname, text, boost=weight, maxdist=q.maxdist, prefixlength=q.prefixlength)
                 elif isinstance(q, wq.Prefix):
@@ -417,10 +517,15 @@ class QueryCompiler:
         return [p for p in _INNER_PUNCT.split(stripped) if p]
 
     def _expand_part(self, word: str, lang: Language) -> _Expansion | None:
-        entries = self._lex_entries(word, lang)
+        counted = self._lex_entries(word, lang, counts=True)
+        entries = [(s, lemma) for s, lemma, _ in counted]
         exact_entries = [(s, lemma) for s, lemma in entries if s == word]
         exact = {lemma for _, lemma in exact_entries if lemma}
         folded = {fold(lemma) for _, lemma in entries if lemma}
+        same = [(lemma, n) for s, lemma, n in counted if s == word] or [(lemma, n) for _, lemma, n in counted]
+        as_stop = sum(n for lemma, n in same if not lemma)
+        as_content = sum(n for lemma, n in same if lemma)
+        weight = as_content / (as_content + as_stop) if as_stop and as_content else 1.0
         if (lemma_field(lang.code), word) in self.reader:
             exact.add(word)
         if (fold_field(lang.code), fold(word)) in self.reader:
@@ -429,9 +534,11 @@ class QueryCompiler:
         if exact or folded:
             if exact_entries and not exact:
                 return None  # written exactly so, the word was only ever a function word
-            return _Expansion(frozenset(exact), frozenset(folded), accented)
+            return _Expansion(frozenset(exact), frozenset(folded), accented, weight)
         if entries or word in lang.elisions or word in lang.stop_words:
             return None
+        if lang.code not in self._fallback_languages:
+            return _Expansion(frozenset({word}), frozenset({fold(word)}), accented)
         candidates = self.fallback(lang, word)
         if candidates is None:
             return None
@@ -440,12 +547,17 @@ class QueryCompiler:
         terms = [t for t in candidates if (lemma_field(lang.code), t) in self.reader] or list(candidates[:1])
         return _Expansion(frozenset(terms), frozenset(fold(t) for t in terms), accented)
 
-    def _lex_entries(self, word: str, lang: Language) -> list[tuple[str, str]]:
-        prefix = fold(word) + "\x1f"
+    def _lex_entries(self, word: str, lang: Language, *, counts: bool = False) -> list:
+        """The lexicon entries for ``word`` folded: ``(surface, lemma)``, or with ``counts``
+        ``(surface, lemma, passages)``; an empty lemma records a function word."""
+        field_name = lex_field(lang.code)
         entries = []
-        for btext in self.reader.expand_prefix(lex_field(lang.code), prefix):
+        for btext in self.reader.expand_prefix(field_name, fold(word) + "\x1f"):
             _folded, surface, lemma = parse_lex_term(btext.decode("utf-8"))
-            entries.append((surface, lemma))
+            if counts:
+                entries.append((surface, lemma, self.reader.doc_frequency(field_name, btext)))
+            else:
+                entries.append((surface, lemma))
         return entries
 
     def _known(self, word: str) -> bool:
@@ -500,19 +612,6 @@ def _boosted(q: wq.Query, boost: float) -> wq.Query:
         q = q.copy()
         q.boost *= boost
     return q
-
-
-def _word_query(e: _Expansion, exact_field: str, fold_field_: str, weight: float) -> wq.Query:
-    if e.accented and e.exact:
-        subs = [wq.Term(exact_field, t) for t in sorted(e.exact)]
-        subs += [wq.Term(fold_field_, t, boost=FOLDED_WEIGHT) for t in sorted(e.folded)]
-    else:
-        subs = [wq.Term(fold_field_, t) for t in sorted(e.folded)]
-    if len(subs) == 1:
-        return _boosted(subs[0], weight)
-    # A word indexed under two lemmas ("exploités": exploité, exploiter)
-    # matches twice at one position; count it once.
-    return DisjunctionMax(subs, boost=weight)
 
 
 def _phrase_query(slots: Sequence[_Expansion], fold_field_: str, weight: float, slop: int) -> wq.Query:

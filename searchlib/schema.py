@@ -20,8 +20,11 @@ language, so that two languages' analyses never share a field:
 ``surf_<lang>``
     the words as written, for "did you mean" suggestions.
 
-Each document also gets one record (``kind=doc``) with its title, content hash
-and passage count. Both kinds share ``doc_id``, so one delete removes both.
+Each document also gets one record (``kind=doc``) with its title, content hash,
+passage count, ``path`` (the file it was read from: ``--prune`` removes the
+documents whose file is gone), and ``dfold_<lang>``: the folded lemmas of the
+whole document with their counts, so that ranking can weigh a passage's
+document. Both kinds share ``doc_id``, so one delete removes both.
 
 The fields are pre-analyzed: Whoosh never runs an analyzer on them. A field
 type pickles by its configuration only, as Whoosh stores the schema in the
@@ -30,11 +33,12 @@ index.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from whoosh import fields, formats
+from whoosh.system import pack_uint
 
 from .analysis import AnalyzedDocument, Passage, Token
 from .text import fold, normalize_term
@@ -77,6 +81,17 @@ class TermSet(fields.FieldType):
             yield term.encode("utf-8"), 1, 1.0, b""
 
 
+class TermCounts(fields.FieldType):
+    """A scored field that records how often each term occurs, without positions."""
+
+    def __init__(self) -> None:
+        super().__init__(format=formats.Frequency(), analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
+
+    def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
+        for term, count in sorted(Counter(value).items()):
+            yield term.encode("utf-8"), count, float(count), pack_uint(count)
+
+
 def make_schema() -> fields.Schema:
     """The Whoosh schema of a searchlib index."""
     schema = fields.Schema(
@@ -93,14 +108,18 @@ def make_schema() -> fields.Schema:
         hash=fields.STORED(),
         passages=fields.STORED(),
         words=fields.STORED(),
+        path=fields.STORED(),
         entity=TermSet(),
         etype=TermSet(),
         entity_typed=TermSet(),
+        # The scored fields a passage has: per-field statistics for ranking.py.
+        fields=TermSet(),
     )
     schema.add("lemma_*", AnalyzedText(chars=True), glob=True)
     schema.add("fold_*", AnalyzedText(chars=True), glob=True)
     schema.add("tlemma_*", AnalyzedText(chars=False), glob=True)
     schema.add("tfold_*", AnalyzedText(chars=False), glob=True)
+    schema.add("dfold_*", TermCounts(), glob=True)
     schema.add("lex_*", TermSet(), glob=True)
     schema.add("surf_*", TermSet(), glob=True)
     return schema
@@ -112,6 +131,10 @@ def lemma_field(lang: str) -> str:
 
 def fold_field(lang: str) -> str:
     return f"fold_{lang}"
+
+
+def document_fold_field(lang: str) -> str:
+    return f"dfold_{lang}"
 
 
 def title_lemma_field(lang: str) -> str:
@@ -180,6 +203,13 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tupl
     exact, folded = _postings(passage.tokens, chars=True)
     lex, surfaces = _lex(passage.tokens, passage.stop_surfaces)
     keys = [(entity_key(e.text), e.label) for e in passage.entities]
+    scored = {
+        lemma_field(lang): exact,
+        fold_field(lang): folded,
+        # The title was analyzed in the document's main language.
+        title_lemma_field(doc.lang): title_postings[0],
+        title_fold_field(doc.lang): title_postings[1],
+    }
     return {
         "kind": KIND_PASSAGE,
         "lead": LEAD if passage.number == 0 else None,
@@ -194,10 +224,8 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tupl
         "entity": [key for key, _ in keys],
         "etype": [label.lower() for _, label in keys],
         "entity_typed": [entity_typed_key(label, key) for key, label in keys],
-        lemma_field(lang): exact,
-        fold_field(lang): folded,
-        title_lemma_field(lang): title_postings[0],
-        title_fold_field(lang): title_postings[1],
+        "fields": [name for name, postings in scored.items() if postings],
+        **scored,
         lex_field(lang): lex,
         surface_field(lang): surfaces,
     }
@@ -209,6 +237,13 @@ def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
     for passage in doc.passages:
         yield passage_fields(doc, passage, title_postings)
     lex, surfaces = _lex(doc.title_tokens)
+    # The whole document's words, folded, for document-level evidence in ranking.
+    whole: dict[str, list[str]] = defaultdict(list)
+    # Only each word's own lemma: the extra verb of a participle would count
+    # the word twice and stretch the document.
+    whole[doc.lang].extend(fold(token.terms[0]) for token in doc.title_tokens)
+    for passage in doc.passages:
+        whole[passage.lang].extend(fold(token.terms[0]) for token in passage.tokens)
     yield {
         "kind": KIND_DOC,
         "doc_id": doc.id,
@@ -219,4 +254,6 @@ def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
         "words": doc.words,
         lex_field(doc.lang): lex,
         surface_field(doc.lang): surfaces,
+        "fields": [document_fold_field(lang) for lang, terms in whole.items() if terms],
+        **{document_fold_field(lang): terms for lang, terms in whole.items()},
     }

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Union
 
@@ -39,6 +39,10 @@ class Document:
     title: str = ""
     #: Language code or alias; ``None`` means the index default (French).
     lang: str | None = None
+    #: The absolute path of the file the document was read from (a JSONL file
+    #: for its lines), or ``None``. ``--prune`` uses it to find the documents
+    #: whose file is gone; it is where the document came from, not part of it.
+    path: str | None = field(default=None, compare=False, repr=False)
 
 
 Source = Union[str, os.PathLike, Document]
@@ -52,6 +56,9 @@ class _File:
     root: Path
     #: Shown in messages: the path as the user gave it, or "<stdin>".
     label: str
+    #: Stored with its documents: the file's absolute path, through the
+    #: resolved root, so that naming the folder another way finds it again.
+    source: str | None = None
 
     @property
     def is_jsonl(self) -> bool:
@@ -62,7 +69,9 @@ class SourceSet:
     """The files and documents behind a list of sources, walked once up front.
 
     Walking first lets :meth:`validate` check every JSONL line before anything
-    is written, so that a malformed line leaves the index untouched.
+    is written, so that a malformed line leaves the index untouched. Once
+    :meth:`documents` has been read through, :meth:`gone` tells which earlier
+    documents no longer exist in the folders and files walked.
     """
 
     def __init__(self, sources: Iterable[Source], *, warn: Warn, skip_errors: bool = False) -> None:
@@ -70,6 +79,14 @@ class SourceSet:
         self._skip_errors = skip_errors
         self._items: list[_File | Document] = []
         self._spooled: list[Path] = []
+        # What --prune needs to know: the folders and files given, the files
+        # found in them, the folders that could not be read, and the ids each
+        # JSONL file holds (unless some of its lines were skipped).
+        self._scopes: list[str] = []
+        self._found: set[str] = set()
+        self._unreadable: list[str] = []
+        self._jsonl_ids: dict[str, set[str]] = {}
+        self._jsonl_incomplete: set[str] = set()
         for source in sources:
             if isinstance(source, Document):
                 self._items.append(source)
@@ -96,11 +113,22 @@ class SourceSet:
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
         if path.is_file():
-            yield _File(path, path.parent, str(path))
+            source = os.path.join(path.parent.resolve(), path.name)
+            self._scopes.append(source)
+            self._found.add(source)
+            yield _File(path, path.parent, str(path), source)
             return
         root = path
+        base = root.resolve()
+        self._scopes.append(str(base))
+
+        def walk_error(error: OSError) -> None:
+            if error.filename:
+                self._unreadable.append(str(base / Path(error.filename).relative_to(root)))
+            self._warn(f"{error.filename}: skipped, {error.strerror.lower() if error.strerror else error}")
+
         seen_dirs: set[tuple[int, int]] = set()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=self._walk_error):
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=walk_error):
             st = os.stat(dirpath)
             if (st.st_dev, st.st_ino) in seen_dirs:
                 # A symlink loop, or two links to one folder: read it once.
@@ -116,10 +144,9 @@ class SourceSet:
                 if not file.is_file():
                     self._warn(f"{file}: skipped, not a regular file (a broken link?)")
                     continue
-                yield _File(file, root, str(file))
-
-    def _walk_error(self, error: OSError) -> None:
-        self._warn(f"{error.filename}: skipped, {error.strerror.lower() if error.strerror else error}")
+                source = str(base / file.relative_to(root))
+                self._found.add(source)
+                yield _File(file, root, str(file), source)
 
     def _spool_stdin(self) -> _File:
         # Standard input can only be read once, and JSONL must be validated
@@ -160,9 +187,14 @@ class SourceSet:
         """Every document, in order, streamed: no file is held longer than it is read."""
         for item in self._items:
             if isinstance(item, Document):
-                yield Document(id=item.id, text=clean_text(item.text), title=clean_text(item.title), lang=item.lang)
+                yield Document(
+                    id=item.id, text=clean_text(item.text), title=clean_text(item.title), lang=item.lang, path=item.path
+                )
             elif item.is_jsonl:
-                yield from self._read_jsonl(item)
+                ids = self._jsonl_ids.setdefault(item.source, set()) if item.source else set()
+                for doc in self._read_jsonl(item):
+                    ids.add(doc.id)
+                    yield doc
             else:
                 doc = self._read_text_file(item)
                 if doc is not None:
@@ -187,7 +219,9 @@ class SourceSet:
         if note:
             self._warn(f"{item.label}: {note}")
         markdown = item.path.suffix.lower() in MARKDOWN_SUFFIXES
-        return Document(id=self._doc_id(item), text=text, title=first_line_title(text, markdown=markdown))
+        return Document(
+            id=self._doc_id(item), text=text, title=first_line_title(text, markdown=markdown), path=item.source
+        )
 
     def _read_jsonl(self, item: _File) -> Iterator[Document]:
         try:
@@ -199,11 +233,40 @@ class SourceSet:
                 if not raw.strip():
                     continue
                 try:
-                    yield parse_jsonl_line(raw, item.label, lineno)
+                    doc = parse_jsonl_line(raw, item.label, lineno)
                 except InputError as exc:
                     if not self._skip_errors:
                         raise
+                    if item.source:
+                        self._jsonl_incomplete.add(item.source)
                     self._warn(f"{exc} (skipped)")
+                    continue
+                yield replace(doc, path=item.source)
+
+    # -- pruning -----------------------------------------------------------
+
+    def gone(self, doc_id: str, path: str | None) -> bool:
+        """Whether a document indexed earlier from ``path`` no longer exists.
+
+        It is gone when ``path`` lies in a folder or is a file walked here,
+        and either the walk did not find that file (deleted, moved, renamed),
+        or the file is a JSONL file, read whole, with no line of that id. A
+        file in a folder the walk could not read is never gone, and neither
+        is a file that still exists but could not be read this time.
+        """
+        if path is None or not any(_within(path, scope) for scope in self._scopes):
+            return False
+        if any(_within(path, folder) for folder in self._unreadable):
+            return False
+        if path not in self._found:
+            return True
+        if path in self._jsonl_ids and path not in self._jsonl_incomplete:
+            return doc_id not in self._jsonl_ids[path]
+        return False
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def parse_jsonl_line(raw: bytes, label: str, lineno: int) -> Document:

@@ -12,8 +12,11 @@ in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
 * :class:`AndNot`: the upstream matcher's ``skip_to_quality`` reads the id of
   its positive side after top-N pruning has exhausted it (``IndexError``).
 
-Also avoided rather than replaced: ``searcher.search(filter=..., collapse=...)``
-silently drops the collapsing; searchlib filters with :class:`Require`.
+Also avoided rather than replaced: ``searcher.search(..., collapse=...)``.
+With ``filter=`` it silently drops the collapsing, and with a ``limit`` it can
+return far fewer groups than exist (top-N pruning skips documents that a
+collapsed one made room for). searchlib filters with :class:`Require` and
+keeps the best passage per document itself.
 """
 
 from __future__ import annotations

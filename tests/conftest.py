@@ -41,6 +41,19 @@ def seed_copy(tmp_path: Path) -> Index:
 
 
 @pytest.fixture()
+def run():
+    """Invoke the ``searchlib`` command in this process; exceptions propagate."""
+    from click.testing import CliRunner
+
+    from searchlib.cli import main
+
+    def invoke(*args, **kw):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kw)
+
+    return invoke
+
+
+@pytest.fixture()
 def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in an empty folder, with no index named by the environment."""
     monkeypatch.chdir(tmp_path)
@@ -80,3 +93,58 @@ def seed_analyzed(analyzer, seed_text):
 
     [analyzed] = analyzer.analyze([Document(id=SEED_ID, text=seed_text, title=first_line_title(seed_text))])
     return analyzed
+
+
+def write_notes(folder: Path, count: int) -> list[str]:
+    """``count`` small French notes in ``folder``; returns their ids, in the order a walk reads them."""
+    topics = ["la traite", "les victimes", "la justice", "le travail forcé", "les frontières", "l’exploitation"]
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(count):
+        name = f"note{i:04d}.txt"
+        text = f"Note {i}\n\nLa note {i} parle de {topics[i % len(topics)]} et de {topics[(i * 7) % len(topics)]}.\n"
+        (folder / name).write_text(text, encoding="utf-8")
+        names.append(name)
+    return names
+
+
+@pytest.fixture(scope="session")
+def fork_cli():
+    """Start ``searchlib ARGS...`` in a child process forked from this one, with spaCy already loaded.
+
+    The child is a real process running the real command, which can be
+    killed or paused; forking saves it the seconds spaCy takes to load.
+    """
+    import multiprocessing
+
+    from searchlib.analysis import analyzer_for
+    from searchlib.languages import get_language
+
+    analyzer_for(get_language("fr"))
+    context = multiprocessing.get_context("fork")
+    started = []
+
+    def start(*args) -> "multiprocessing.Process":
+        # Not a daemon: the command may start worker processes of its own.
+        process = context.Process(target=_run_cli, args=([str(a) for a in args],))
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.is_alive():
+            process.kill()
+        process.join()
+
+
+def _run_cli(args: list[str]) -> None:
+    from searchlib.cli import main
+
+    main(args, prog_name="searchlib")
+
+
+def indexed_ids(index) -> list[str]:
+    """The ids of the documents whose notes are searchable, sorted."""
+    hits = index.search("note", per_doc=True, limit=100_000).hits
+    return sorted(hit.doc_id for hit in hits)

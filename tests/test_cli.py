@@ -70,8 +70,8 @@ def test_cli_search_colours_on_a_terminal_unless_no_color(monkeypatch):
          'Error: unbalanced quote: a phrase opened with " is never closed; add the closing "\n'),
         (["search", "traite", "--entity-type", "PERSON", "--index", "{index}"],
          "Error: unknown entity type 'PERSON'; use one of: PER, ORG, LOC, MISC\n"),
-        (["search", "traite", "--lang", "xx", "--index", "{index}"],
-         "Error: unknown language 'xx'; supported languages: fr (French)\n"),
+        (["search", "traite", "--lang", "zz", "--index", "{index}"],
+         "Error: unknown language 'zz'; supported languages: fr (French), en (English), de (German), es (Spanish), it (Italian), pt (Portuguese), nl (Dutch), and any other language spaCy can tokenize, by its ISO 639-1 code (indexed without lemmas)\n"),
         (["search", "traite", "--index", "{missing}"],
          "Error: no index at {missing}; build one with: searchlib index [PATH...] --index {missing}\n"),
         (["info", "--index", "{missing}"],
@@ -211,7 +211,7 @@ def test_cli_index_shows_progress_on_a_terminal_only(run, tmp_path, monkeypatch)
 def test_cli_index_summary_leaves_model_loading_out_of_the_rate(seconds, model, expected):
     from searchlib.index import AddReport
 
-    report = AddReport(documents=3, passages=9, words=10_000, unchanged=0, empty=0, seconds=seconds,
+    report = AddReport(documents=3, passages=9, words=10_000, unchanged=0, empty=0, pruned=0, seconds=seconds,
                        warnings=(), model_seconds=model)
 
     class Idx:

@@ -11,8 +11,12 @@ def test_languages_aliases_resolve_to_french(name):
 
 def test_languages_unknown_code_lists_the_supported_ones():
     with pytest.raises(UnknownLanguageError) as info:
-        get_language("xx")
-    assert str(info.value) == "unknown language 'xx'; supported languages: fr (French)"
+        get_language("zz")
+    assert str(info.value) == (
+        "unknown language 'zz'; supported languages: fr (French), en (English), de (German), es (Spanish), "
+        "it (Italian), pt (Portuguese), nl (Dutch), and any other language spaCy can tokenize, "
+        "by its ISO 639-1 code (indexed without lemmas)"
+    )
 
 
 @pytest.mark.parametrize(

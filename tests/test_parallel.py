@@ -11,7 +11,6 @@ import pytest
 from conftest import CORPUS, doc, shared, words
 
 from searchlib import Document, create_index
-from searchlib import index as index_module
 from searchlib import pipeline
 from searchlib.schema import KIND_DOC
 
@@ -31,7 +30,7 @@ def snapshot(index) -> tuple:
             (json.dumps(fields, sort_keys=True, default=list) for fields in searcher.all_stored_fields()),
         )
         reader = searcher.reader()
-        terms = {(f, t): reader.doc_frequency(f, t) for f, t in reader.all_terms()}
+        terms = {(f, t): (reader.doc_frequency(f, t), reader.frequency(f, t)) for f, t in reader.all_terms()}
     results = [index.search(q, limit=20).to_dict() for q in QUERIES]
     return stored, terms, results
 
@@ -125,11 +124,10 @@ def test_parallel_a_huge_first_line_is_not_stored_as_the_title_of_every_passage(
     assert words(hit)[0] == "ministres"
 
 
-def test_parallel_repeated_ids_across_batches_in_flight_are_replaced_or_skipped(empty_index, monkeypatch):
+def test_parallel_repeated_ids_across_batches_in_flight_are_replaced_or_skipped(empty_index):
     # Batches of two documents, planned while the one before is still being
     # written: the result must be as if each batch were committed before the
     # next was read.
-    monkeypatch.setattr(index_module, "BATCH_DOCUMENTS", 2)
     docs = [
         doc("a", "La première version du traité."),
         doc("b", "Une autre note sur la conférence."),
@@ -138,7 +136,7 @@ def test_parallel_repeated_ids_across_batches_in_flight_are_replaced_or_skipped(
         doc("a", "La seconde version du traité de Lisbonne."),
         doc("b", "   "),
     ]
-    report = empty_index.add(docs, jobs=2)
+    report = empty_index.add(docs, jobs=2, batch_size=2)
     assert (report.documents, report.unchanged, report.empty) == (4, 1, 1)
     info = empty_index.info()
     assert (info.documents, info.passages) == (2, 2)

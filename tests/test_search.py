@@ -236,8 +236,8 @@ def test_search_malformed_jsonl_commits_nothing(seed_copy, tmp_path):
 
 def test_search_unknown_language_fails_before_any_write(seed_copy, tmp_path):
     path = tmp_path / "docs.jsonl"
-    path.write_text('{"id": "a", "text": "Alpha."}\n{"id": "b", "text": "Beta.", "lang": "xx"}\n', encoding="utf-8")
-    with pytest.raises(UnknownLanguageError, match="unknown language 'xx'"):
+    path.write_text('{"id": "a", "text": "Alpha."}\n{"id": "b", "text": "Beta.", "lang": "zz"}\n', encoding="utf-8")
+    with pytest.raises(UnknownLanguageError, match="unknown language 'zz'"):
         seed_copy.add([path])
     assert seed_copy.info().documents == 1
 

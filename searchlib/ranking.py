@@ -1,0 +1,105 @@
+"""BM25 with the statistics of each field's own documents.
+
+Whoosh's BM25F divides by the whole index: its idf counts every document, and
+its average field length averages over every document, including those that
+do not have the field. In a searchlib index that is most of them: each
+language's fields live only on that language's passages, and document records
+have no text fields at all. An index of seven languages would give French
+terms the idf of a collection seven times its size, and French passages an
+average length seven times too short, which over-rewards long passages.
+
+Here a field's statistics come from the documents that have it: every passage
+lists its non-empty scored fields in ``fields`` (see :mod:`searchlib.schema`),
+so ``doc_frequency("fields", name)`` is exactly that count. The idf is
+Lucene's, ``log(1 + (N - n + 0.5) / (n + 0.5))``, which is never negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import log
+from typing import Any
+
+from whoosh import scoring
+
+#: BM25 parameters, the usual defaults.
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The knobs of searchlib's ranking, for evaluation and ablation.
+
+    The defaults were chosen on the tuning half of PIAF (see ``bench/quality.py``).
+    """
+
+    #: BM25 saturation and length normalization, for passages and for titles.
+    k1: float = K1
+    b: float = B
+    title_b: float = B
+    #: Idf and average length per field, over the documents that have it
+    #: (False: Whoosh's BM25F, over the whole index).
+    field_statistics: bool = True
+    #: Weight of the title fields against the passage text.
+    title_weight: float = 0.5
+    #: Weight of an accent-folded match when the query word has accents.
+    folded_weight: float = 0.6
+    #: Weight of a passage's document-level score (its words over the whole document).
+    document_weight: float = 1.0
+    #: Scale a query word by how often it was a content word rather than a function word.
+    function_word_weights: bool = True
+    #: Bonus for pairs of adjacent query words found within ``proximity_slop`` words.
+    proximity_weight: float = 0.0
+    proximity_slop: int = 4
+
+    def weighting(self) -> scoring.WeightingModel:
+        if not self.field_statistics:
+            return scoring.BM25F(B=self.b, K1=self.k1)
+        return FieldBM25(k1=self.k1, b=self.b, field_b={"tlemma_": self.title_b, "tfold_": self.title_b})
+
+
+DEFAULT = Ranking()
+
+
+class FieldBM25(scoring.WeightingModel):
+    """BM25, with per-field document counts and average lengths."""
+
+    def __init__(self, *, k1: float = K1, b: float = B, field_b: dict[str, float] | None = None) -> None:
+        self.k1 = k1
+        self.b = b
+        #: B per field-name prefix ("tlemma_" for titles).
+        self.field_b = dict(field_b or {})
+
+    def supports_block_quality(self) -> bool:
+        return True
+
+    def idf(self, searcher: Any, fieldname: str, text: str) -> float:
+        parent = searcher.get_parent()
+        documents = field_documents(parent, fieldname)
+        n = parent.doc_frequency(fieldname, text)
+        return log(1 + (documents - n + 0.5) / (n + 0.5))
+
+    def scorer(self, searcher: Any, fieldname: str, text: str, qf: int = 1) -> scoring.BaseScorer:
+        if not searcher.schema[fieldname].scorable:
+            return scoring.WeightScorer.for_(searcher, fieldname, text)
+        b = next((v for prefix, v in self.field_b.items() if fieldname.startswith(prefix)), self.b)
+        return _Scorer(searcher, fieldname, text, b=b, k1=self.k1)
+
+
+class _Scorer(scoring.WeightLengthScorer):
+    def __init__(self, searcher: Any, fieldname: str, text: str, *, b: float, k1: float) -> None:
+        parent = searcher.get_parent()
+        self.idf = parent.idf(fieldname, text)
+        self.avgfl = parent.field_length(fieldname) / field_documents(parent, fieldname) or 1.0
+        self.b = b
+        self.k1 = k1
+        self.setup(searcher, fieldname, text)
+
+    def _score(self, weight: float, length: int) -> float:
+        return scoring.bm25(self.idf, weight, length, self.avgfl, self.b, self.k1)
+
+
+def field_documents(searcher: Any, fieldname: str) -> int:
+    """How many documents have a non-empty ``fieldname`` (at least 1)."""
+    return max(searcher.doc_frequency("fields", fieldname), 1)

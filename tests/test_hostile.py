@@ -1,0 +1,320 @@
+"""Hostile and broken input, through the command: a one-line ``Error:`` or a warning, never a traceback.
+
+Files, JSONL, queries, damaged indexes and paths. Every damaged index is
+checked to be byte for byte what it was after each command tried it:
+opening, searching, checking and indexing never destroy data.
+"""
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import pathlib
+import re
+import shutil
+import sys
+import tempfile
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from whoosh import index as windex
+from whoosh.filedb.filestore import FileStorage
+
+from searchlib import SearchlibError, open_index
+from searchlib.cli import main
+
+REMEDY = "rebuild it: move it aside, then run searchlib index [PATH...] --index {ix}"
+NOBODY = 65534
+
+
+def snapshot(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+# -- files --------------------------------------------------------------------
+
+
+def test_hostile_files_in_a_folder_are_skipped_with_warnings_or_decoded(run, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    (docs / "b.bin").write_bytes(b"GIF89a\x00\x01\x02\x03")
+    (docs / "c.txt").write_bytes("Lutte contre l’impunité des trafiquants.".encode("cp1252"))
+    (docs / "d.txt").write_bytes(b"Caf\xe9 \x81\x8d et th\xe9.")  # 0x81 and 0x8D mean nothing in Windows-1252
+    (docs / "e.txt").write_bytes(bytes([0xE9, 0x01, 0x02, 0x03, 0x04, 0x05]) * 50)
+    (docs / "f.txt").write_bytes(b"")
+    (docs / "g.md").write_text("  \n\t\n   \n", encoding="utf-8")
+    result = run("index", docs, "--index", tmp_path / "ix")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"Warning: {docs / 'b.bin'}: skipped, binary file (it contains NUL bytes)\n"
+        f"Warning: {docs / 'c.txt'}: not UTF-8: decoded as Windows-1252 (Latin-1)\n"
+        f"Warning: {docs / 'd.txt'}: skipped, neither UTF-8 nor Windows-1252 text; convert it to UTF-8\n"
+        f"Warning: {docs / 'e.txt'}: skipped, binary or unknown encoding; convert it to UTF-8\n"
+        "Warning: f.txt: skipped, no text\n"
+        "Warning: g.md: skipped, no text\n"
+    )
+    assert result.stdout.startswith("Indexed 2 documents (2 passages), 2 empty in ")
+    found = json.loads(run("search", "impunité", "--index", tmp_path / "ix", "--format", "json").stdout)
+    assert [(h["doc_id"], h["text"]) for h in found["hits"]] == [("c.txt", "Lutte contre l’impunité des trafiquants.")]
+
+
+# -- JSONL --------------------------------------------------------------------
+
+
+@pytest.fixture()
+def indexed(run, tmp_path):
+    """A folder of one note, indexed."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "note.txt").write_text("Une note sur la traite.", encoding="utf-8")
+    run("index", tmp_path / "docs", "--index", tmp_path / "ix")
+    return tmp_path / "ix"
+
+
+def commit_of(ix) -> int:
+    return windex.TOC._latest_generation(FileStorage(str(ix)), "MAIN")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "c", "text": "Gamma"', "invalid JSON (Expecting ',' delimiter at column 28)"),
+        ('{"id": "c", "title": "Sans texte"}', 'missing the "text" field'),
+        ('{"id": "c", "text": ["Gamma"]}', '"text" must be a string, got list'),
+        ('{"id": "c", "text": "Gamma", "title": 3}', '"title" must be a string, got int'),
+        ("\xff\xfe", "not valid UTF-8"),
+    ],
+)
+def test_hostile_a_bad_jsonl_line_is_named_and_nothing_is_committed(run, tmp_path, indexed, line, message):
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "Alpha."}\n{"id": "b", "text": "Beta."}\n' + line.encode("latin-1") + b"\n")
+    before = commit_of(indexed)
+    result = run("index", path, "--index", indexed)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {path} line 3: {message}; fix the line, or pass --skip-errors to skip bad lines\n"
+    assert commit_of(indexed) == before
+
+
+def test_hostile_skip_errors_indexes_the_good_lines_and_reports_the_bad(run, tmp_path, indexed):
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"id": "a", "text": "Alpha."}\n{"id": "b"}\n{"id": "c", "text": "Gamma."}\n', encoding="utf-8")
+    result = run("index", path, "--index", indexed, "--skip-errors")
+    assert result.exit_code == 0
+    bad = f"Warning: {path} line 2: missing the \"text\" field; fix the line, or pass --skip-errors to skip bad lines (skipped)\n"
+    assert bad in result.stderr
+    assert set(result.stderr.splitlines(keepends=True)) == {bad}
+    assert result.stdout.startswith("Indexed 2 documents (2 passages) in ")
+
+
+# -- queries ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('"Convention de Palerme', 'unbalanced quote: a phrase opened with " is never closed; add the closing "'),
+        ("(traite OR victimes", "unbalanced parenthesis: a ( is never closed; add the )"),
+        ("NOT", "NOT needs a term after it, as in: traite NOT personnes"),
+        ("auteur:Dupont", "unknown field 'auteur' in 'auteur:Dupont'; known fields: text, title, entity, type, lang, doc"),
+        ("victimes " * 1_111 + "x", "the query is 10,000 characters long; the limit is 1,000. Shorten it"),
+    ],
+)
+def test_hostile_bad_queries_are_one_error_line(run, seed_index, query, message):
+    result = run("search", query, "--index", seed_index.path)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
+
+
+SYNTAX = ['"', "(", ")", "AND", "OR", "NOT", "*", "?", "~", "~2", "^", "^2", ":", "text:", "entity:", "type:",
+          "lang:", "doc:", "title:", "’", "'", "-", "+", "[", "]", "{", "}", "TO", "\\", " ", "traite", "été"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=st.text(max_size=60) | st.lists(st.sampled_from(SYNTAX) | st.text(max_size=3), max_size=12).map("".join))
+def test_hostile_any_unicode_query_raises_only_searchlib_errors(seed_index, query):
+    with contextlib.suppress(SearchlibError):
+        seed_index.search(query)
+
+
+# -- damaged indexes ----------------------------------------------------------
+
+
+def truncate_segment(ix):
+    [segment] = ix.glob("*.seg")
+    data = segment.read_bytes()
+    segment.write_bytes(data[: len(data) // 2])
+    return f"its segment file {segment.name} cannot be read (EOFError: Ran out of input)"
+
+
+def zero_the_stored_fields(ix):
+    # The stored fields are one region of the compound segment file: zero it,
+    # so that opening works but reading any stored passage fails.
+    storage = FileStorage(str(ix))
+    [segment] = windex.TOC.read(storage, "MAIN").segments
+    compound = segment.open_compound_file(storage)
+    region = compound._dir[segment.make_filename("._stored.col")]
+    compound.close()
+    path = ix / segment.make_filename(".seg")
+    data = bytearray(path.read_bytes())
+    data[region["offset"] : region["offset"] + region["length"] // 2] = bytes(region["length"] // 2)
+    path.write_bytes(bytes(data))
+
+
+def remove_the_toc(ix):
+    next(ix.glob("_MAIN_*.toc")).unlink()
+    return "its table of contents is missing"
+
+
+def truncate_the_toc(ix):
+    toc = next(ix.glob("_MAIN_*.toc"))
+    toc.write_bytes(toc.read_bytes()[:100])
+    return "it cannot be read (UnpicklingError: pickle data was truncated)"
+
+
+@pytest.mark.parametrize("damage", [truncate_segment, remove_the_toc, truncate_the_toc])
+def test_hostile_a_damaged_index_is_refused_untouched(run, indexed, tmp_path, damage):
+    why = damage(indexed)
+    files = snapshot(indexed)
+    expected = f"Error: the index at {indexed} is damaged: {why}; {REMEDY.format(ix=indexed)}\n"
+    for command in (["search", "traite"], ["info"], ["check"], ["delete", "note.txt"], ["index", tmp_path / "docs"]):
+        result = run(*command, "--index", indexed)
+        assert (result.exit_code, result.stderr) == (1, expected), command
+    assert snapshot(indexed) == files
+
+
+def test_hostile_damaged_bytes_inside_a_segment_are_found_by_check(run, indexed, tmp_path):
+    zero_the_stored_fields(indexed)
+    files = snapshot(indexed)
+    checked = run("check", "--index", indexed)
+    assert checked.exit_code == 1
+    assert re.fullmatch(
+        rf"Error: the index at {re.escape(str(indexed))} is damaged: searchlib check found 2 problem\(s\): "
+        r"stored record 0 cannot be read \(error: Error -\d while decompressing data: [^)]+\); "
+        r"stored record 1 cannot be read \(error: Error -\d while decompressing data: [^)]+\); "
+        + re.escape(REMEDY.format(ix=indexed)) + "\n",
+        checked.stderr,
+    ), checked.stderr
+    for command in (["search", "traite"], ["index", tmp_path / "docs"]):
+        result = run(*command, "--index", indexed)
+        assert result.exit_code == 1
+        assert re.fullmatch(
+            rf"Error: the index at {re.escape(str(indexed))} is damaged: it cannot be read \(error: Error -\d while "
+            r"decompressing data: [^)]+\); searchlib check lists the damage; "
+            + re.escape(REMEDY.format(ix=indexed)) + "\n",
+            result.stderr,
+        ), result.stderr
+    assert snapshot(indexed) == files
+
+
+# -- paths --------------------------------------------------------------------
+
+
+def test_hostile_symlink_loops_in_a_folder_are_read_once(run, tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "sub" / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    (docs / "sub" / "up").symlink_to(docs, target_is_directory=True)
+    (docs / "self").symlink_to(docs / "self")
+    result = run("index", docs, "--index", tmp_path / "ix")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        f"Warning: {docs / 'self'}: skipped, not a regular file (a broken link?)\n"
+        f"Warning: {docs / 'sub' / 'up'}: skipped, a link back to a folder already read\n"
+    )
+    assert result.stdout.startswith("Indexed 1 documents (1 passages) in ")
+
+
+class Unprivileged:
+    """Runs ``searchlib ARGS`` where file permissions apply, on files in :attr:`folder`.
+
+    Permissions do not stop root, and the tests may run as root: then the
+    command runs in a child process, forked from this one, that gives root
+    up for the ``nobody`` user first. Its files must be where nobody can
+    reach them, hence a folder of its own outside the test's tmp_path.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __call__(self, *args) -> tuple[int, str, str]:
+        """Run the command; return its exit code, standard output and standard error."""
+        args = [str(a) for a in args]
+        if os.geteuid() != 0:
+            result = CliRunner().invoke(main, args, catch_exceptions=False)
+            return result.exit_code, result.stdout, result.stderr
+        out, err = self.folder / ".out", self.folder / ".err"
+        child = multiprocessing.get_context("fork").Process(target=_as_nobody, args=(args, out, err))
+        child.start()
+        child.join()
+        if child.exitcode == 99:
+            pytest.skip(f"running as root, and root cannot be given up here: {err.read_text(encoding='utf-8')}")
+        return child.exitcode, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8")
+
+
+@pytest.fixture()
+def unprivileged(fork_cli, tmp_path):
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="searchlib-perm-"))
+    folder.chmod(0o777)
+    # A child that gave up root cannot read the Python installation if it
+    # lives in /root: load spaCy (fork_cli does) and index once here, so that
+    # everything indexing imports is imported before the fork.
+    (tmp_path / "warm").mkdir()
+    (tmp_path / "warm" / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    CliRunner().invoke(main, ["index", str(tmp_path / "warm"), "--index", str(tmp_path / "ix"), "--prune"])
+    yield Unprivileged(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_nobody(args, out, err):
+    # Opened while still root; pytest's capture of this process's output is bypassed.
+    sys.stdout = open(out, "w", encoding="utf-8")  # noqa: SIM115
+    sys.stderr = open(err, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    except OSError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        os._exit(99)
+    try:
+        main(args, prog_name="searchlib")
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+def test_hostile_an_unreadable_file_is_skipped_with_a_warning(unprivileged):
+    docs = unprivileged.folder / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    (docs / "secret.txt").write_text("Un secret.", encoding="utf-8")
+    (docs / "secret.txt").chmod(0)
+    code, out, err = unprivileged("index", docs, "--index", unprivileged.folder / "ix")
+    assert (code, err) == (0, f"Warning: {docs / 'secret.txt'}: skipped, cannot read it (Permission denied)\n")
+    assert out.startswith("Indexed 1 documents (1 passages) in ")
+
+
+def test_hostile_an_unreadable_folder_is_skipped_and_never_pruned(unprivileged):
+    docs = unprivileged.folder / "docs"
+    (docs / "closed").mkdir(parents=True)
+    (docs / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    (docs / "closed" / "b.txt").write_text("Les victimes.", encoding="utf-8")
+    ix = unprivileged.folder / "ix"
+    assert unprivileged("index", docs, "--index", ix)[0] == 0
+    (docs / "closed").chmod(0)
+    code, out, err = unprivileged("index", docs, "--index", ix, "--prune")
+    assert (code, err) == (0, f"Warning: {docs / 'closed'}: skipped, permission denied\n")
+    assert out.startswith("Indexed 0 documents (0 passages), 1 unchanged in ")
+    with open_index(ix) as index:
+        assert [h.doc_id for h in index.search("victimes").hits] == ["closed/b.txt"]
+
+
+def test_hostile_an_unreadable_file_named_on_the_command_line_is_a_usage_error(unprivileged):
+    path = unprivileged.folder / "docs.jsonl"
+    path.write_text('{"id": "a", "text": "Alpha."}\n', encoding="utf-8")
+    path.chmod(0)
+    code, out, err = unprivileged("index", path, "--index", unprivileged.folder / "ix")
+    assert (code, out) == (2, "")
+    assert err.endswith(f"\nError: Invalid value for '[PATHS]...': Path '{path}' is not readable.\n")
