@@ -264,7 +264,8 @@ def phase_queries(index_dir: str, jsonl: str, piaf: str, n_piaf: int, n_each: in
             if kind == "entity":
                 word, entity = query
                 return index.search(word, entity=entity)
-            return index.search(query)
+            # Questions are text pasted from elsewhere, not query syntax (as `searchlib eval` reads them).
+            return index.search(query, plain=kind == "piaf")
 
         for kind in QUERY_KINDS:
             # Warm: the searcher opened, and spaCy loaded for the words the index has never seen.

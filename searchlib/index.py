@@ -72,6 +72,13 @@ BATCH_DOCUMENTS = 1_000
 BATCH_CHARS = 1_000_000
 #: Memory Whoosh may use for a batch's postings before it spills them to disk.
 WRITER_LIMIT_MB = 128
+#: Segments within a factor MERGE_FACTOR of each other in size are merged once
+#: there are MERGE_FACTOR of them: every search visits every segment, so fewer
+#: is faster, and each document is rewritten only about log8(index / batch) times.
+MERGE_FACTOR = 8
+#: From this many Whoosh documents on, totals are counted with NumPy (counting.py):
+#: below it, Whoosh counts fast enough, and a cold command need not import NumPy.
+MIN_COUNTED_DOCUMENTS = 20_000
 _FORMAT = "searchlib-index"
 #: What Whoosh raises when an index file is truncated or its bytes are damaged.
 _DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
@@ -374,6 +381,7 @@ class Index:
         # all reads, and renewed when a commit (here or elsewhere) changes the index.
         self._reader: Any = None
         self._reader_lock = threading.RLock()
+        self._match_counter: Any = None
 
     @property
     def path(self) -> Path:
@@ -710,7 +718,10 @@ class Index:
             if len(ranked) >= limit or results.scored_length() < candidates:
                 break
             candidates *= 4
-        if per_doc:
+        counter = self._counter(searcher)
+        if counter is not None:
+            total = counter.count_distinct(searcher, query, "doc_id") if per_doc else counter.count(searcher, query)
+        elif per_doc:
             docnums = results.docs()
             # An index with nothing committed yet has no doc_id column at all.
             column = searcher.reader().column_reader("doc_id") if docnums else {}
@@ -718,6 +729,17 @@ class Index:
         else:
             total = len(results)
         return ranked[:limit], total
+
+    def _counter(self, searcher: Any) -> Any:
+        """The match counter of the current reader; ``None`` for a small index, where Whoosh counts fast."""
+        reader = searcher.reader()
+        if reader.doc_count_all() < MIN_COUNTED_DOCUMENTS:
+            return None
+        from .counting import Counter
+
+        if self._match_counter is None or self._match_counter.reader is not reader:
+            self._match_counter = Counter(reader)
+        return self._match_counter
 
     def _rerank(
         self, searcher: Any, results: Any, document_terms: Sequence[wq.Query], weight: float
@@ -968,6 +990,28 @@ def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
         yield batch
 
 
+def _merge_similar(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: merge :data:`MERGE_FACTOR` segments of similar size, if there are so many.
+
+    Whoosh's own policy (``MERGE_SMALL``) lets batches of a million characters
+    pile up to twenty segments, then merges them all at once: searches are
+    slow until then, and the commit that merges takes minutes. Here a commit
+    merges at most one group, of the smallest segments within a factor
+    :data:`MERGE_FACTOR` of each other; a large segment is never rewritten
+    for the sake of a few small ones.
+    """
+    ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
+    for i in range(len(ordered) - MERGE_FACTOR + 1):
+        group = ordered[i : i + MERGE_FACTOR]
+        if group[-1].doc_count_all() < MERGE_FACTOR * max(group[0].doc_count_all(), 1):
+            for segment in group:
+                reader = SegmentReader(writer.storage, writer.schema, segment)
+                writer.add_reader(reader)
+                reader.close()
+            return [segment for segment in segments if segment not in group]
+    return segments
+
+
 @dataclass(frozen=True)
 class _BatchEnd:
     """Marks the end of a batch in the stream of tasks: time to commit."""
@@ -1082,7 +1126,7 @@ class _AddRun:
             for doc_id in end.stale:
                 writer.delete_by_term("doc_id", doc_id)
         if self._writer is not None:
-            self._writer.commit()
+            self._writer.commit(mergetype=_merge_similar)
             self._writer = None
         self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
 

@@ -42,7 +42,7 @@ from typing import Any
 from .analysis import analyze, analyzer_for
 from .errors import SearchlibError
 from .languages import DEFAULT_LANGUAGE, get_language
-from .schema import title_fold_field, title_lemma_field
+from .schema import document_records, title_fold_field, title_lemma_field
 from .sources import Document
 
 #: Characters analyzed per task. Small enough to balance the load between
@@ -95,10 +95,6 @@ class Task:
     """Pieces given the same language (or none), analyzed together by one worker."""
 
     pieces: tuple[Piece, ...]
-
-    @property
-    def chars(self) -> int:
-        return sum(len(p.document.text) for p in self.pieces)
 
 
 def cap_title(title: str) -> str:
@@ -170,8 +166,6 @@ def tasks_of(pieces: Iterable[Piece], *, task_chars: int | None = None) -> Itera
 
 def run_task(task: Task) -> list[PieceResult]:
     """Analyze a task and build its records. Runs in a worker, or here with one job."""
-    from .schema import document_records
-
     lang = task.pieces[0].lang
     language = get_language(lang) if lang else None
     # analyze() gives documents back grouped by language, and two chunks of a
