@@ -19,7 +19,8 @@ module turns them into Whoosh records, in order.
   cuts at blank lines change nothing; only a paragraph longer than a chunk is
   cut inside, at a sentence end or a space, and there a passage ends at the cut.
 * **Order.** Results come back in the order the tasks were made; at most
-  :data:`IN_FLIGHT_PER_JOB` tasks per worker are in flight at once.
+  :data:`IN_FLIGHT_PER_JOB` tasks per worker are in flight at once, so that
+  workers go on while this process commits.
 * **Small inputs.** Until there is more than one task of work, it is analyzed
   in this process: starting workers for a single note costs more than it saves.
 """
@@ -51,8 +52,10 @@ from .sources import Document
 TASK_CHARS = 40_000
 #: A document longer than this is analyzed in chunks of about this size.
 CHUNK_CHARS = 200_000
-#: Tasks in flight per worker: one being analyzed, one waiting in its queue.
-IN_FLIGHT_PER_JOB = 2
+#: Tasks in flight per worker. While this process commits a batch (seconds)
+#: or merges segments (a minute), the workers go on analyzing the next tasks;
+#: their results wait here, about 2.5 MB per task (0.4 MB pickled).
+IN_FLIGHT_PER_JOB = 8
 #: A longer title is cut: it is stored, and indexed, on every passage.
 MAX_TITLE_CHARS = 200
 
