@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,12 +24,14 @@ from .errors import IndexNotFoundError, SearchlibError
 from .evaluate import EvalProgress, evaluate, write_trec_run
 from .highlight import mark
 from .index import (
+    BATCH_CHARS,
     BATCH_DOCUMENTS,
     DEFAULT_WAIT,
     ENV_INDEX,
     AddReport,
     Hit,
     Index,
+    Progress,
     SearchResults,
     bundled_corpus,
     default_index_path,
@@ -100,20 +103,31 @@ def main() -> None:
 @click.option("--skip-errors", is_flag=True, help="Skip malformed JSONL lines instead of stopping.")
 @click.option("--prune", is_flag=True, help="Remove the documents whose file is gone from the folders and files given.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_DOCUMENTS, show_default=True,
-              help="Documents per commit: a crash loses at most one batch.")
+              help=f"Documents per commit (a batch also ends at {BATCH_CHARS:,} characters): "
+                   "a crash loses at most one batch.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes that analyze the text. Default: one per core.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @_library_errors
 def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wait: float,
-          skip_errors: bool, prune: bool, batch_size: int, quiet: bool) -> None:
+          skip_errors: bool, prune: bool, batch_size: int, jobs: int | None, quiet: bool) -> None:
     """Index files, folders (recursively), JSONL files, or - for standard input.
 
     With no PATH, indexes the bundled article. Re-indexing a document replaces it;
-    an unchanged one is skipped.
+    an unchanged one is skipped. On a terminal, a progress line shows documents,
+    passages, words/s and the time left.
     """
     sources: list[str | Path] = [str(p) if str(p) == "-" else p for p in paths] or [bundled_corpus()]
+    progress = None if quiet or not _is_terminal(sys.stderr) else ProgressLine(sys.stderr)
     with open_index(index_path or default_index_path(), create=True) as idx:
-        report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, prune=prune, batch_size=batch_size,
-                         on_warning=_warning)
+        try:
+            report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, prune=prune,
+                             batch_size=batch_size, jobs=jobs,
+                             on_warning=progress.warning if progress else _warning,
+                             on_progress=progress.update if progress else None)
+        finally:
+            if progress:
+                progress.clear()
     if not quiet:
         click.echo(_summary(report, idx))
 
@@ -287,7 +301,10 @@ def _warning(message: str) -> None:
 
 
 def _summary(report: AddReport, idx: Index) -> str:
-    rate = report.words / report.seconds if report.seconds else 0.0
+    # The rate leaves out the seconds spent loading the language model: they
+    # do not grow with the corpus, and would make a small run look slow.
+    working = report.seconds - report.model_seconds
+    rate = report.words / working if working > 0 else 0.0
     parts = [f"Indexed {report.documents} documents ({report.passages} passages)"]
     if report.unchanged:
         parts.append(f"{report.unchanged} unchanged")
@@ -295,7 +312,96 @@ def _summary(report: AddReport, idx: Index) -> str:
         parts.append(f"{report.empty} empty")
     if report.pruned:
         parts.append(f"{report.pruned} pruned")
-    return f"{', '.join(parts)} in {report.seconds:.1f}s ({rate:,.0f} words/s) into {idx.path}"
+    speed = f"{rate:,.0f} words/s"
+    if report.model_seconds >= 0.05:
+        speed += f", after {report.model_seconds:.1f}s loading the language model"
+    return f"{', '.join(parts)} in {_duration(report.seconds)} ({speed}) into {idx.path}"
+
+
+def _duration(seconds: float) -> str:
+    """``4.2s``, ``3m07s``, ``1h02m``: short, and exact enough for a person."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class ProgressLine:
+    """One line on stderr, redrawn in place: documents, passages, words/s and the time left.
+
+    The speed is measured over the last :attr:`WINDOW` seconds, so the time
+    spent loading the language model soon drops out of it.
+    """
+
+    WINDOW = 20.0
+    MIN_SPAN = 3.0
+    #: Redraws per second at most: drawing costs time too.
+    REDRAW = 0.2
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._samples: deque[tuple[float, int, int]] = deque()  # (seconds, words, documents done)
+        self._drawn = -1.0
+        self._width = 0
+        self._draw("indexing…")
+
+    def update(self, progress: Progress) -> None:
+        done = progress.documents + progress.skipped
+        self._samples.append((progress.seconds, progress.words, done))
+        while len(self._samples) > 2 and progress.seconds - self._samples[0][0] > self.WINDOW:
+            self._samples.popleft()
+        if progress.seconds - self._drawn < self.REDRAW:
+            return
+        self._drawn = progress.seconds
+        self._draw(self._line(progress, done))
+
+    def _line(self, progress: Progress, done: int) -> str:
+        first, last = self._samples[0], self._samples[-1]
+        elapsed = last[0] - first[0]
+        # Results come in bursts, one task at a time: a rate over less than a
+        # few seconds would jump around.
+        steady = elapsed >= self.MIN_SPAN
+        words_rate = (last[1] - first[1]) / elapsed if steady else 0.0
+        docs_rate = (last[2] - first[2]) / elapsed if steady else 0.0
+        total = progress.total
+        count = f"{done:,}/{total:,}" if total else f"{done:,}"
+        parts = [f"{count} documents", f"{progress.passages:,} passages"]
+        if words_rate:
+            parts.append(f"{words_rate:,.0f} words/s")
+        if total and docs_rate and total > done:
+            parts.append(f"{_duration((total - done) / docs_rate)} left")
+        bar = ""
+        if total:
+            filled = round(20 * min(done / total, 1.0))
+            bar = "[" + "#" * filled + "." * (20 - filled) + "] "
+        return bar + " · ".join(parts)
+
+    def _draw(self, line: str) -> None:
+        pad = max(self._width - len(line), 0)
+        self._stream.write("\r" + line + " " * pad)
+        self._stream.flush()
+        self._width = len(line)
+
+    def warning(self, message: str) -> None:
+        self.clear()
+        _warning(message)
+
+    def clear(self) -> None:
+        if self._width:
+            self._stream.write("\r" + " " * self._width + "\r")
+            self._stream.flush()
+            self._width = 0
+            self._drawn = -1.0
 
 
 def _use_color() -> bool:

@@ -19,9 +19,10 @@ import socket
 import struct
 import sys
 import sysconfig
+import threading
 import time
 import zlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -31,9 +32,10 @@ from typing import Any
 from whoosh import index as windex
 from whoosh import query as wq
 from whoosh.reading import SegmentReader
+from whoosh.searching import Searcher
 
 from . import __version__
-from .analysis import analyze, content_hash, lone_word_terms
+from .analysis import content_hash, lone_word_terms
 from .errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -44,11 +46,12 @@ from .errors import (
 )
 from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
+from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_jobs, pieces_of, tasks_of
 from .ranking import DEFAULT, Ranking
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
 from .sources import Document, Source, SourceSet
-from .whoosh_fixes import Codec, Require
+from .whoosh_fixes import AndNot, Codec, Require
 
 ENV_INDEX = "SEARCHLIB_INDEX"
 DEFAULT_INDEX = "index"
@@ -60,8 +63,22 @@ DEFAULT_WAIT = 5.0
 #: their document-level score.
 RERANK_FACTOR = 5
 RERANK_MIN = 50
-#: Documents analyzed and committed together: a crash loses at most one batch.
-BATCH_DOCUMENTS = 256
+#: Documents committed together: a crash loses at most the batch in flight.
+#: A batch ends at this many documents or :data:`BATCH_CHARS` characters.
+BATCH_DOCUMENTS = 1_000
+#: About two minutes of one core's analysis: a commit costs a fixed part per
+#: term, so larger batches index faster, and Whoosh keeps a batch's postings
+#: in memory (about 100 MB per million characters).
+BATCH_CHARS = 1_000_000
+#: Memory Whoosh may use for a batch's postings before it spills them to disk.
+WRITER_LIMIT_MB = 128
+#: Segments within a factor MERGE_FACTOR of each other in size are merged once
+#: there are MERGE_FACTOR of them: every search visits every segment, so fewer
+#: is faster, and each document is rewritten only about log8(index / batch) times.
+MERGE_FACTOR = 8
+#: From this many Whoosh documents on, totals are counted with NumPy (counting.py):
+#: below it, Whoosh counts fast enough, and a cold command need not import NumPy.
+MIN_COUNTED_DOCUMENTS = 20_000
 _FORMAT = "searchlib-index"
 #: What Whoosh raises when an index file is truncated or its bytes are damaged.
 _DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
@@ -172,6 +189,8 @@ class AddReport:
     pruned: int
     seconds: float
     warnings: tuple[str, ...]
+    #: Of ``seconds``, the time spent loading language models before analysis.
+    model_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -189,12 +208,16 @@ class CheckReport:
 
 @dataclass(frozen=True)
 class Progress:
-    """Sent to an ``on_progress`` callback after each indexed document."""
+    """Sent to an ``on_progress`` callback after each indexed document (and each chunk of a long one)."""
 
     documents: int
     passages: int
     words: int
     seconds: float
+    #: Documents skipped so far: unchanged, or with no text.
+    skipped: int = 0
+    #: Documents the sources hold, when known before reading them (an upper bound).
+    total: int | None = None
 
 
 def default_index_path() -> Path:
@@ -364,13 +387,23 @@ class Index:
     def __init__(self, path: Path, ix: windex.Index) -> None:
         self._path = path
         self._ix = ix
+        self._lock_fds: tuple[int, ...] = ()
+        # Opening a reader reads every segment's term index: one is kept for
+        # all reads, and renewed when a commit (here or elsewhere) changes the index.
+        self._reader: Any = None
+        self._reader_lock = threading.RLock()
+        self._match_counter: Any = None
 
     @property
     def path(self) -> Path:
         return self._path
 
     def close(self) -> None:
-        """Release the index. Searchers are opened per call, so this only drops references."""
+        """Release the index and the reader it keeps open."""
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
         self._ix.close()
 
     def __enter__(self) -> Index:
@@ -393,6 +426,7 @@ class Index:
         skip_errors: bool = False,
         prune: bool = False,
         batch_size: int = BATCH_DOCUMENTS,
+        jobs: int | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> AddReport:
@@ -400,10 +434,14 @@ class Index:
 
         A document whose id is already indexed is replaced, never duplicated;
         one whose content has not changed is skipped. Documents are committed
-        in batches of ``batch_size``, so a crash loses at most the batch in
-        flight. Every JSONL line is checked before anything is written: a
+        in batches of ``batch_size`` documents or :data:`BATCH_CHARS`
+        characters, whichever comes first, so a crash loses at most the batch
+        in flight. Every JSONL line is checked before anything is written: a
         malformed line raises :class:`~searchlib.errors.InputError` and leaves
         the index as it was.
+
+        ``jobs`` worker processes analyze the text (default: one per core);
+        the index is the same whatever their number.
 
         With ``prune``, documents read earlier from the folders and files
         given are removed when their file is gone, or, for a JSONL file, when
@@ -417,6 +455,9 @@ class Index:
         """
         if batch_size < 1:
             raise SearchlibError(f"batch_size must be at least 1, not {batch_size}")
+        jobs = default_jobs() if jobs is None else jobs
+        if jobs < 1:
+            raise SearchlibError(f"jobs must be at least 1, not {jobs}")
         started = time.monotonic()
         warnings: list[str] = []
 
@@ -428,66 +469,32 @@ class Index:
         forced = get_language(lang) if lang else None
         if isinstance(sources, (str, os.PathLike, Document)):
             sources = [sources]
-        counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
-        with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
-            source_set.validate(check=lambda doc: self._language_of(doc, forced))
-            with self._write_lock(wait):
-                for batch in _batched(source_set.documents(), batch_size):
-                    self._add_batch(batch, forced, counts, started, on_progress, wait, warn)
-                if prune:
-                    counts["pruned"] = self._prune(source_set.gone, wait)
-        return AddReport(seconds=time.monotonic() - started, warnings=tuple(warnings), **counts)
+        expected = 0
 
-    def _add_batch(
-        self,
-        batch: list[Document],
-        forced: Language | None,
-        counts: dict[str, int],
-        started: float,
-        on_progress: Callable[[Progress], None] | None,
-        wait: float,
-        warn: Callable[[str], None],
-    ) -> None:
-        latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
-        todo: list[tuple[Document, Language | None]] = []
-        stale: list[str] = []
-        with self._reading() as searcher:
-            for doc in latest.values():
-                record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
-                if not doc.text.strip():
-                    counts["empty"] += 1
-                    warn(f"{doc.id}: skipped, no text")
-                    if record is not None:
-                        stale.append(doc.id)
-                    continue
-                # A document read from another file is re-added, so that
-                # pruning follows the file it now comes from.
-                if record is not None and record.get("hash") == content_hash(doc) and record.get("path") == doc.path:
-                    counts["unchanged"] += 1
-                    continue
-                todo.append((doc, self._language_of(doc, forced)))
-        if not todo and not stale:
-            return
-        paths = {doc.id: doc.path for doc, _ in todo}
-        writer = self._writer(wait)
-        try:
-            for doc_id in stale:
-                writer.delete_by_term("doc_id", doc_id)
-            for analyzed in analyze(todo):
-                writer.delete_by_term("doc_id", analyzed.id)
-                for record in document_records(analyzed):
-                    if record["kind"] == KIND_DOC:
-                        record["path"] = paths[analyzed.id]
-                    writer.add_document(**record)
-                counts["documents"] += 1
-                counts["passages"] += len(analyzed.passages)
-                counts["words"] += analyzed.words
-                if on_progress is not None:
-                    on_progress(Progress(counts["documents"], counts["passages"], counts["words"], time.monotonic() - started))
-            writer.commit()
-        except BaseException:
-            _cancel(writer)
-            raise
+        def check(doc: Document) -> None:
+            nonlocal expected
+            expected += 1
+            self._language_of(doc, forced)
+
+        with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
+            source_set.validate(check=check)
+            expected += source_set.text_files()
+            with self._write_lock(wait), Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
+                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected)
+                try:
+                    for item, results in pipeline.run(run.plan(source_set.documents())):
+                        run.write(item, results)
+                except BaseException:
+                    run.cancel()
+                    raise
+                if prune:
+                    run.counts["pruned"] = self._prune(source_set.gone, wait)
+        return AddReport(
+            seconds=time.monotonic() - started,
+            warnings=tuple(warnings),
+            model_seconds=pipeline.model_seconds,
+            **run.counts,
+        )
 
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
         """Remove documents and their passages, in one commit; returns how many were indexed.
@@ -528,7 +535,7 @@ class Index:
 
     def _writer(self, wait: float) -> Any:
         try:
-            writer = self._ix.writer(timeout=wait, limitmb=128, codec=Codec())
+            writer = self._ix.writer(timeout=wait, limitmb=WRITER_LIMIT_MB, codec=Codec())
         except windex.LockError:
             raise IndexLockedError(
                 f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "
@@ -596,10 +603,13 @@ class Index:
             info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+            # Worker processes inherit this descriptor; they close it (see pipeline.py).
+            self._lock_fds = (fd,)
             try:
                 self._clean_leftovers()
                 yield
             finally:
+                self._lock_fds = ()
                 os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
@@ -609,14 +619,31 @@ class Index:
 
     @contextlib.contextmanager
     def _reading(self, **kwargs: Any) -> Iterator[Any]:
-        """A searcher on the last committed state; an unreadable file raises :class:`IndexCorruptError`."""
+        """A searcher on the last committed state; an unreadable file raises :class:`IndexCorruptError`.
+
+        Searchers share one reader, kept open until a commit makes it stale.
+        Whoosh readers are not safe to share between threads, so reads of one
+        :class:`Index` take turns (they hold the GIL anyway).
+        """
         try:
-            with self._ix.searcher(**kwargs) as searcher:
-                yield searcher
+            with self._reader_lock:
+                yield Searcher(self._current_reader(), fromindex=self._ix, closereader=False, **kwargs)
         except _DAMAGE as exc:
             raise IndexCorruptError(
                 _corrupt(self._path, f"it cannot be read ({_describe(exc)}); searchlib check lists the damage")
             ) from None
+
+    def _current_reader(self) -> Any:
+        reader = self._reader
+        if reader is not None and self._ix.latest_generation() != reader.generation():
+            # Not refresh(): whoosh3 3.54 reuses the old segment readers with
+            # their old deleted-document sets, so a replaced document would
+            # still be found.
+            reader.close()
+            reader = self._reader = None
+        if reader is None:
+            reader = self._reader = self._ix.reader()
+        return reader
 
     def search(
         self,
@@ -653,7 +680,7 @@ class Index:
             languages = [get_language(lang)] if lang else self._languages(reader)
             compiler = QueryCompiler(reader, languages, lone_word_terms, ranking)
             compiled = compiler.compile(query, plain=plain)
-            filters: list[wq.Query] = [wq.Term("kind", KIND_PASSAGE)]
+            filters: list[wq.Query] = []
             label = check_entity_type(entity_type) if entity_type else None
             if entity and label:
                 filters.append(wq.Term("entity_typed", entity_typed_key(label, entity_key(entity))))
@@ -665,11 +692,20 @@ class Index:
                 compiled.leaves.append(EntityLeaf(key=entity_key(entity) if entity else None, label=label))
             if lang:
                 filters.append(wq.Term("lang", languages[0].code))
+            # Passages only. Excluding the one record per document costs a short
+            # posting list; requiring kind=passage would walk the longest one
+            # in the index for every query, and again for the total.
+            passages = AndNot(compiled.query, wq.Term("kind", KIND_DOC))
             # Filters go in a Require (which scores by the query alone), and
             # documents are collapsed here: see whoosh_fixes on filter= and collapse=.
             document_terms = compiled.document_terms if ranking.document_weight else []
             ranked, total = self._rank(
-                searcher, Require(compiled.query, wq.And(filters)), document_terms, ranking, limit=limit, per_doc=per_doc
+                searcher,
+                Require(passages, wq.And(filters)) if filters else passages,
+                document_terms,
+                ranking,
+                limit=limit,
+                per_doc=per_doc,
             )
             hits = self._hits(searcher, ranked, compiled.leaves, highlight=highlight)
             suggestion = compiler.suggest(query, compiled.unknown) if compiled.unknown else None
@@ -686,6 +722,8 @@ class Index:
         per_doc: bool,
     ) -> tuple[list[tuple[int, float, str]], int]:
         """The top ``limit`` ``(docnum, score, doc_id)`` (best passage per document with ``per_doc``), and the total."""
+        if not searcher.reader().doc_count_all():
+            return [], 0  # nothing committed yet: not even a doc_id column
         column = searcher.reader().column_reader("doc_id")
         candidates = max(limit * RERANK_FACTOR, RERANK_MIN) if document_terms or per_doc else limit
         while True:
@@ -698,13 +736,27 @@ class Index:
             if len(ranked) >= limit or results.scored_length() < candidates:
                 break
             candidates *= 4
-        if not per_doc:
-            total = len(results)
-        elif results.scored_length() < candidates:
+        counter = self._counter(searcher)
+        if per_doc and results.scored_length() < candidates:
             total = len(ranked)  # every match is among the candidates
-        else:
+        elif counter is not None:
+            total = counter.count_distinct(searcher, query, "doc_id") if per_doc else counter.count(searcher, query)
+        elif per_doc:
             total = len({column[docnum] for docnum in results.docs()})
+        else:
+            total = len(results)
         return ranked[:limit], total
+
+    def _counter(self, searcher: Any) -> Any:
+        """The match counter of the current reader; ``None`` for a small index, where Whoosh counts fast."""
+        reader = searcher.reader()
+        if reader.doc_count_all() < MIN_COUNTED_DOCUMENTS:
+            return None
+        from .counting import Counter
+
+        if self._match_counter is None or self._match_counter.reader is not reader:
+            self._match_counter = Counter(reader)
+        return self._match_counter
 
     def _rerank(
         self, searcher: Any, found: list[tuple[int, float, str]], document_terms: Sequence[wq.Query], weight: float
@@ -966,6 +1018,179 @@ def _lock_holder(fd: int) -> str:
 
 
 def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
+    """Consecutive documents, up to ``size`` of them or :data:`BATCH_CHARS` characters."""
+    batch: list[Document] = []
+    chars = 0
+    for item in items:
+        batch.append(item)
+        chars += len(item.text)
+        if len(batch) >= size or chars >= BATCH_CHARS:
+            yield batch
+            batch, chars = [], 0
+    if batch:
         yield batch
+
+
+def _merge_similar(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: merge :data:`MERGE_FACTOR` segments of similar size, if there are so many.
+
+    Whoosh's own policy (``MERGE_SMALL``) lets batches of a million characters
+    pile up to twenty segments, then merges them all at once: searches are
+    slow until then, and the commit that merges takes minutes. Here a commit
+    merges at most one group, of the smallest segments within a factor
+    :data:`MERGE_FACTOR` of each other; a large segment is never rewritten
+    for the sake of a few small ones.
+    """
+    ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
+    for i in range(len(ordered) - MERGE_FACTOR + 1):
+        group = ordered[i : i + MERGE_FACTOR]
+        if group[-1].doc_count_all() < MERGE_FACTOR * max(group[0].doc_count_all(), 1):
+            for segment in group:
+                reader = SegmentReader(writer.storage, writer.schema, segment)
+                writer.add_reader(reader)
+                reader.close()
+            return [segment for segment in segments if segment not in group]
+    return segments
+
+
+@dataclass(frozen=True)
+class _BatchEnd:
+    """Marks the end of a batch in the stream of tasks: time to commit."""
+
+    number: int
+    #: Documents to remove: indexed before, and now without text.
+    stale: tuple[str, ...]
+
+
+class _AddRun:
+    """One call of :meth:`Index.add`: plans the batches, then writes and commits them.
+
+    :meth:`plan` runs ahead of :meth:`write` by the tasks in flight, so a batch
+    can be planned before the one before it is committed. What the earlier,
+    uncommitted batches will write is in ``_pending``, so that the plan is the
+    same as if each batch had been committed before the next was read.
+    """
+
+    def __init__(
+        self,
+        index: Index,
+        forced: Language | None,
+        batch_size: int,
+        wait: float,
+        warn: Callable[[str], None],
+        on_progress: Callable[[Progress], None] | None,
+        started: float,
+        total: int | None,
+    ) -> None:
+        self._index = index
+        self._forced = forced
+        self._batch_size = batch_size
+        self._wait = wait
+        self._warn = warn
+        self._on_progress = on_progress
+        self._started = started
+        self._total = total
+        self.counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
+        #: doc id → (batch number, content hash, file) of documents planned but not yet committed.
+        self._pending: dict[str, tuple[int, str, str | None]] = {}
+        #: (content hash, file, whether an older version is to be deleted) of each planned document, in order.
+        self._planned: deque[tuple[str, str | None, bool]] = deque()
+        self._digest = ""
+        self._source: str | None = None
+        self._assembler = Assembler()
+        self._writer: Any = None
+
+    # -- planning (reads the index) ----------------------------------------
+
+    def plan(self, documents: Iterable[Document]) -> Iterator[Task | _BatchEnd]:
+        for number, batch in enumerate(_batched(documents, self._batch_size)):
+            latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
+            pieces: list[Piece] = []
+            stale: list[str] = []
+            with self._index._reading() as searcher:
+                reader = searcher.reader()
+                for doc in latest.values():
+                    pending = self._pending.get(doc.id)  # (batch, hash, path)
+                    record = None
+                    if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
+                        record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
+                    exists = record is not None or pending is not None
+                    if not doc.text.strip():
+                        self.counts["empty"] += 1
+                        self._warn(f"{doc.id}: skipped, no text")
+                        if exists:
+                            stale.append(doc.id)
+                        continue
+                    digest = content_hash(doc)
+                    if pending is not None:
+                        indexed: tuple[Any, ...] = pending[1:]
+                    else:
+                        indexed = (record.get("hash"), record.get("path")) if record else ()
+                    # A document read from another file is re-added, so that
+                    # pruning follows the file it now comes from.
+                    if indexed == (digest, doc.path):
+                        self.counts["unchanged"] += 1
+                        continue
+                    self._pending[doc.id] = (number, digest, doc.path)
+                    self._planned.append((digest, doc.path, exists))
+                    language = self._index._language_of(doc, self._forced)
+                    pieces.extend(pieces_of(doc, language.code if language else None))
+            yield from tasks_of(pieces)
+            yield _BatchEnd(number, tuple(stale))
+
+    # -- writing -----------------------------------------------------------
+
+    def write(self, item: Task | _BatchEnd, results: list[PieceResult] | None) -> None:
+        if isinstance(item, _BatchEnd):
+            self._commit(item)
+            return
+        assert results is not None
+        writer = self._open()
+        for piece, result in zip(item.pieces, results):
+            if piece.first:
+                self._digest, self._source, exists = self._planned.popleft()
+                if exists:
+                    writer.delete_by_term("doc_id", piece.document.id)
+            for record in self._assembler.records(piece, result, self._digest):
+                if record["kind"] == KIND_DOC:
+                    record["path"] = self._source
+                writer.add_document(**record)
+            self.counts["passages"] += len(result.passages)
+            self.counts["words"] += result.words
+            if piece.last:
+                self.counts["documents"] += 1
+            self._progress()
+
+    def _commit(self, end: _BatchEnd) -> None:
+        if end.stale:
+            writer = self._open()
+            for doc_id in end.stale:
+                writer.delete_by_term("doc_id", doc_id)
+        if self._writer is not None:
+            self._writer.commit(mergetype=_merge_similar)
+            self._writer = None
+        self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
+
+    def _open(self) -> Any:
+        if self._writer is None:
+            self._writer = self._index._writer(self._wait)
+        return self._writer
+
+    def cancel(self) -> None:
+        if self._writer is not None:
+            _cancel(self._writer)
+            self._writer = None
+
+    def _progress(self) -> None:
+        if self._on_progress is not None:
+            c = self.counts
+            self._on_progress(
+                Progress(
+                    c["documents"],
+                    c["passages"],
+                    c["words"],
+                    time.monotonic() - self._started,
+                    skipped=c["unchanged"] + c["empty"],
+                    total=self._total,
+                )
+            )

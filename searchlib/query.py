@@ -52,7 +52,7 @@ from .schema import (
 from .nlp import stem_term
 from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
-from .whoosh_fixes import DisjunctionMax, Require
+from .whoosh_fixes import AndNot, DisjunctionMax, Require
 
 MAX_QUERY_CHARS = 1_000
 #: Fields a user may name in a query, and what each searches.
@@ -377,7 +377,7 @@ class QueryCompiler:
         if isinstance(q, wq.Not):
             return wq.Not(self._rewrite(q.query, out, positive=not positive), boost=q.boost)
         if isinstance(q, wq.AndNot):
-            return wq.AndNot(
+            return AndNot(
                 self._rewrite(q.a, out, positive=positive), self._rewrite(q.b, out, positive=not positive)
             )
         if isinstance(q, wq.AndMaybe):
@@ -391,7 +391,7 @@ class QueryCompiler:
                 if not keep:
                     return wq.Not(excluded, boost=q.boost)
                 kept = wq.Or([self._rewrite(s, out, positive=positive) for s in keep], boost=q.boost)
-                return wq.AndNot(kept, excluded)
+                return AndNot(kept, excluded)
         if isinstance(q, wq.CompoundQuery):
             subs = [self._rewrite(s, out, positive=positive) for s in q.subqueries]
             return q.__class__(subs, boost=q.boost)

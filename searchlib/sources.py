@@ -179,6 +179,10 @@ class SourceSet:
                 if check is not None:
                     check(doc)
 
+    def text_files(self) -> int:
+        """How many plain-text files the sources name: one document each, unless unreadable."""
+        return sum(1 for item in self._items if isinstance(item, _File) and not item.is_jsonl)
+
     def documents(self) -> Iterator[Document]:
         """Every document, in order, streamed: no file is held longer than it is read."""
         for item in self._items:

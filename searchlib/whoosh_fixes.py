@@ -9,6 +9,8 @@ in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
   assertion when its sub-matchers already agree, which top-N pruning hits.
 * :class:`Codec`: upstream names new segments with the seedable ``random``
   module, so a program that seeds it reuses a segment name and clobbers it.
+* :class:`AndNot`: the upstream matcher's ``skip_to_quality`` reads the id of
+  its positive side after top-N pruning has exhausted it (``IndexError``).
 
 Also avoided rather than replaced: ``searcher.search(..., collapse=...)``.
 With ``filter=`` it silently drops the collapsing, and with a ``limit`` it can
@@ -64,6 +66,23 @@ class Require(wq.Require):
         scored = self.a.matcher(searcher, context)
         required = self.b.matcher(searcher, searcher.boolean_context())
         return _RequireMatcher(scored, required)
+
+
+class _AndNotMatcher(matching.AndNotMatcher):
+    def skip_to_quality(self, minquality: float) -> int:
+        skipped = self.a.skip_to_quality(minquality)
+        if self.a.is_active():
+            self._find_next()
+        return skipped
+
+
+class AndNot(wq.AndNot):
+    """Match documents of ``a`` that ``b`` does not match, scored by ``a``."""
+
+    def matcher(self, searcher: Any, context: Any = None) -> _AndNotMatcher:
+        scored = self.a.matcher(searcher, context)
+        excluded = self.b.matcher(searcher, searcher.boolean_context())
+        return _AndNotMatcher(scored, excluded)
 
 
 class _Segment(W3Segment):

@@ -181,3 +181,42 @@ def test_cli_every_command_has_help(run, command):
     result = run(*command, "--help")
     assert result.exit_code == 0
     assert result.stdout.startswith("Usage: ")
+
+
+def test_cli_index_jobs_option(run, tmp_path):
+    result = run("index", "--jobs", "1", "--index", tmp_path / "index")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    assert run("index", "--jobs", "0", "--index", tmp_path / "index").exit_code == 2
+
+
+def test_cli_index_shows_progress_on_a_terminal_only(run, tmp_path, monkeypatch):
+    piped = run("index", "--index", tmp_path / "piped")
+    assert "\r" not in piped.stderr
+    monkeypatch.setattr(cli_module, "_is_terminal", lambda stream: True)
+    shown = run("index", "--index", tmp_path / "terminal")
+    assert "\r[####################] 1/1 documents · 24 passages" in shown.stderr
+    assert shown.stderr.endswith("\r")  # the line is cleared before the summary
+    assert shown.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    quiet = run("index", "--quiet", "--index", tmp_path / "quiet")
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "model", "expected"),
+    [
+        (12.0, 2.0, "in 12.0s (1,000 words/s, after 2.0s loading the language model)"),
+        (190.0, 0.0, "in 3m10s (53 words/s)"),
+        (7300.0, 100.0, "in 2h01m (1 words/s, after 100.0s loading the language model)"),
+    ],
+)
+def test_cli_index_summary_leaves_model_loading_out_of_the_rate(seconds, model, expected):
+    from searchlib.index import AddReport
+
+    report = AddReport(documents=3, passages=9, words=10_000, unchanged=0, empty=0, pruned=0, seconds=seconds,
+                       warnings=(), model_seconds=model)
+
+    class Idx:
+        path = "idx"
+
+    assert cli_module._summary(report, Idx()) == f"Indexed 3 documents (9 passages) {expected} into idx"

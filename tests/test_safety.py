@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 
 import pytest
 from conftest import CORPUS, doc, indexed_ids, write_notes
@@ -275,7 +276,8 @@ def watch(path, names, batch, thorough, stop, results):
                     if info.passages != 2 * info.documents:
                         problems.append(f"{info.documents} documents with {info.passages} passages")
         except Exception as exc:
-            problems.append(f"{type(exc).__name__}: {exc}")
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            problems.append(f"{type(exc).__name__}: {exc} at {where.filename}:{where.lineno} in {where.name}")
             continue
         if found != names[: len(found)] or len(found) % batch:
             problems.append(f"a partial state: {len(found)} documents")

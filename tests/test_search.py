@@ -342,3 +342,12 @@ def test_search_seeding_random_never_clobbers_a_segment(empty_index):
         empty_index.add([doc(f"d{i}", f"Le texte numéro {i} parle de la traite.")])
     assert empty_index.info().documents == 3
     assert empty_index.search("traite").total == 3
+
+
+def test_search_sees_a_replaced_document_at_once(empty_index):
+    # Searches share one open searcher; a commit must renew it, deletions included.
+    empty_index.add([doc("a", "La conférence de Vienne.")])
+    assert empty_index.search("Vienne").total == 1
+    empty_index.add([doc("a", "Le traité de Lisbonne.")])
+    assert empty_index.search("Vienne").total == 0
+    assert [h.text for h in empty_index.search("Lisbonne").hits] == ["Le traité de Lisbonne."]

@@ -11,7 +11,9 @@ from whoosh import fields, index
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3Codec
 
-from searchlib.whoosh_fixes import Codec, DisjunctionMax, Require
+from whoosh import matching
+
+from searchlib.whoosh_fixes import AndNot, Codec, DisjunctionMax, Require, _AndNotMatcher
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +75,36 @@ def test_whoosh_fixes_segment_names_ignore_a_seeded_random():
     upstream_1 = W3Codec().new_segment(None, "MAIN").segid
     random.seed(0)
     assert W3Codec().new_segment(None, "MAIN").segid == upstream_1
+
+
+class _FlatScorer:
+    """Every block scores 1: any higher minimum quality skips them all."""
+
+    def supports_block_quality(self):
+        return True
+
+    def block_quality(self, matcher):
+        return 1.0
+
+    def score(self, matcher):
+        return 1.0
+
+
+@pytest.mark.parametrize(("cls", "fails"), [(matching.AndNotMatcher, True), (_AndNotMatcher, False)])
+def test_whoosh_fixes_andnot_survives_pruning_that_exhausts_its_positive_side(cls, fails):
+    scored = matching.ListMatcher([1, 2, 3], scorer=_FlatScorer())
+    excluded = matching.ListMatcher([7])
+    matcher = cls(scored, excluded)
+    if fails:
+        with pytest.raises(IndexError):
+            matcher.skip_to_quality(5.0)
+    else:
+        matcher.skip_to_quality(5.0)
+        assert not matcher.is_active()
+
+
+def test_whoosh_fixes_andnot_matches_like_upstream(searcher):
+    q = wq.Or([wq.Term("body", "alpha"), wq.Term("body", "beta")])
+    ours = searcher.search(AndNot(q, wq.Term("group", "3")), limit=None)
+    upstream = searcher.search(wq.AndNot(q, wq.Term("group", "3")), limit=None)
+    assert [(h.docnum, h.score) for h in ours] == [(h.docnum, h.score) for h in upstream]
