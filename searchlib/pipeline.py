@@ -19,8 +19,8 @@ module turns them into Whoosh records, in order.
   cuts at blank lines change nothing; only a paragraph longer than a chunk is
   cut inside, at a sentence end or a space, and there a passage ends at the cut.
 * **Order.** Results come back in the order the tasks were made; at most
-  :data:`IN_FLIGHT_PER_JOB` tasks per worker are in flight at once, so that
-  workers go on while this process commits.
+  :data:`IN_FLIGHT_PER_JOB` tasks' worth of characters per worker are in
+  flight at once, so that workers go on while this process commits.
 * **Small inputs.** Until there is more than one task of work, it is analyzed
   in this process: starting workers for a single note costs more than it saves.
 """
@@ -52,9 +52,11 @@ from .sources import Document
 TASK_CHARS = 40_000
 #: A document longer than this is analyzed in chunks of about this size.
 CHUNK_CHARS = 200_000
-#: Tasks in flight per worker. While this process commits a batch (seconds)
-#: or merges segments (a minute), the workers go on analyzing the next tasks;
-#: their results wait here, about 2.5 MB per task (0.4 MB pickled).
+#: Work in flight per worker, in tasks of :data:`TASK_CHARS`. While this
+#: process commits a batch (seconds) or merges segments (a minute), the workers
+#: go on analyzing; their results wait here, about 60 bytes per character
+#: (2.5 MB per task). Counted in characters, since a chunk of a long document
+#: is five tasks' worth.
 IN_FLIGHT_PER_JOB = 8
 #: A longer title is cut: it is stored, and indexed, on every passage.
 MAX_TITLE_CHARS = 200
@@ -295,7 +297,7 @@ class Pipeline:
                     decided = True
                     entry[1] = self._submit(item) if self.jobs > 1 else self._run_here(item)
             window.append(entry)
-            yield from self._ready(window, held, limit=self.jobs * IN_FLIGHT_PER_JOB)
+            yield from self._ready(window, held, limit=self.jobs * IN_FLIGHT_PER_JOB * TASK_CHARS)
         if held is not None:
             held[1] = self._run_here(held[0])
         yield from self._ready(window, None, limit=0)
@@ -303,11 +305,11 @@ class Pipeline:
     def _ready(
         self, window: deque[list[Any]], held: list[Any] | None, *, limit: int
     ) -> Iterator[tuple[Any, list[PieceResult] | None]]:
-        """Give back the finished head of the window; wait only when more than ``limit`` tasks are in flight."""
+        """Give back the finished head of the window; wait only when more than ``limit`` characters are in flight."""
         while window and window[0] is not held:
             item, outcome = window[0]
             if isinstance(outcome, Future):
-                in_flight = sum(1 for _, o in window if isinstance(o, Future))
+                in_flight = sum(_chars(task) for task, o in window if isinstance(o, Future))
                 if in_flight <= limit and not outcome.done():
                     return
                 try:
@@ -338,6 +340,10 @@ class Pipeline:
         started = time.monotonic()
         analyzer_for(language)
         self.model_seconds += time.monotonic() - started
+
+
+def _chars(task: Task) -> int:
+    return sum(len(piece.document.text) for piece in task.pieces)
 
 
 def _executor(jobs: int, close_fds: tuple[int, ...]) -> ProcessPoolExecutor:
