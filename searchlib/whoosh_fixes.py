@@ -9,8 +9,10 @@ in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
   assertion when its sub-matchers already agree, which top-N pruning hits.
 * :class:`Codec`: upstream names new segments with the seedable ``random``
   module, so a program that seeds it reuses a segment name and clobbers it.
-* :class:`AndNot`: the upstream matcher's ``skip_to_quality`` reads the id of
-  its positive side after top-N pruning has exhausted it (``IndexError``).
+* :class:`AndNot`: after ``skip_to`` or ``skip_to_quality`` (top-N pruning)
+  has exhausted its positive side, the upstream matcher still reads that
+  side's id (``IndexError``, or ``NotImplementedError`` from a union of
+  exhausted matchers: an entity filter on a function word raised it).
 
 Also avoided rather than replaced: ``searcher.search(..., collapse=...)``.
 With ``filter=`` it silently drops the collapsing, and with a ``limit`` it can
@@ -69,10 +71,15 @@ class Require(wq.Require):
 
 
 class _AndNotMatcher(matching.AndNotMatcher):
+    def _find_next(self) -> bool:
+        # Every move of the positive side ends here, exhausted or not.
+        if not self.a.is_active():
+            return False
+        return bool(super()._find_next())
+
     def skip_to_quality(self, minquality: float) -> int:
         skipped = self.a.skip_to_quality(minquality)
-        if self.a.is_active():
-            self._find_next()
+        self._find_next()
         return skipped
 
 

@@ -103,6 +103,17 @@ def test_whoosh_fixes_andnot_survives_pruning_that_exhausts_its_positive_side(cl
         assert not matcher.is_active()
 
 
+@pytest.mark.parametrize(("cls", "fails"), [(matching.AndNotMatcher, True), (_AndNotMatcher, False)])
+def test_whoosh_fixes_andnot_survives_a_skip_that_exhausts_its_positive_side(cls, fails):
+    matcher = cls(matching.ListMatcher([1, 2, 3]), matching.ListMatcher([7]))
+    if fails:
+        with pytest.raises(IndexError):
+            matcher.skip_to(5)
+    else:
+        matcher.skip_to(5)
+        assert not matcher.is_active()
+
+
 def test_whoosh_fixes_andnot_matches_like_upstream(searcher):
     q = wq.Or([wq.Term("body", "alpha"), wq.Term("body", "beta")])
     ours = searcher.search(AndNot(q, wq.Term("group", "3")), limit=None)
