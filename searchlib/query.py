@@ -55,6 +55,8 @@ from .text import fold, normalize_apostrophes, normalize_term
 from .whoosh_fixes import AndNot, DisjunctionMax, Require
 
 MAX_QUERY_CHARS = 1_000
+#: Letters a fuzzy term must share with the typed word, at least.
+FUZZY_PREFIX = 1
 #: Fields a user may name in a query, and what each searches.
 QUERY_FIELDS = {
     "text": "the passage text and the title (the default)",
@@ -503,7 +505,12 @@ class QueryCompiler:
             targets = ((fold_field(lang.code), lang_weight, body), (title_fold_field(lang.code), title_weight, title))
             for fieldname, weight, into in targets:
                 if isinstance(q, wq.FuzzyTerm):
-                    sub: wq.Query = wq.FuzzyTerm(fieldname, text, boost=weight, maxdist=q.maxdist, prefixlength=q.prefixlength)
+                    # The first letter must match (``word~2/2`` asks for more):
+                    # Whoosh checks the edit distance of every term that shares
+                    # the prefix, so with none it reads the whole vocabulary.
+                    sub: wq.Query = wq.FuzzyTerm(
+                        fieldname, text, boost=weight, maxdist=q.maxdist, prefixlength=max(q.prefixlength, FUZZY_PREFIX)
+                    )
                 elif isinstance(q, wq.Prefix):
                     sub = wq.Prefix(fieldname, text, boost=weight)
                 else:

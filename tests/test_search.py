@@ -136,6 +136,12 @@ def test_search_fuzzy_and_prefix(seed_index):
     assert {"prostitution", "prostitués"} <= set(marked(seed_index.search("prostit*")))
 
 
+def test_search_fuzzy_terms_share_the_first_letter(seed_index):
+    # One edit away either way, but the edit is on the first letter.
+    assert seed_index.search("brostitution~").total == 0
+    assert "prostitution" in marked(seed_index.search("prostitutiom~"))
+
+
 @pytest.mark.parametrize(
     ("query", "suggestion"),
     [("prostitusion", "prostitution"), ("victimes prostitusion", "victimes prostitution"), ("exploiter", None)],
