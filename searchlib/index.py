@@ -393,6 +393,7 @@ class Index:
         self._reader: Any = None
         self._reader_lock = threading.RLock()
         self._match_counter: Any = None
+        self._records: tuple[Any, dict[str, int]] | None = None
 
     @property
     def path(self) -> Path:
@@ -758,6 +759,15 @@ class Index:
             self._match_counter = Counter(reader)
         return self._match_counter
 
+    def _document_records(self, searcher: Any) -> dict[str, int]:
+        """``doc_id → docnum`` of each document's record, kept until the reader changes."""
+        reader = searcher.reader()
+        if self._records is None or self._records[0] is not reader:
+            docnums = sorted(searcher.docs_for_query(wq.Term("kind", KIND_DOC)))
+            column = reader.column_reader("doc_id") if docnums else {}
+            self._records = (reader, {column[docnum]: docnum for docnum in docnums})
+        return self._records[1]
+
     def _rerank(
         self, searcher: Any, found: list[tuple[int, float, str]], document_terms: Sequence[wq.Query], weight: float
     ) -> list[tuple[int, float, str]]:
@@ -765,15 +775,28 @@ class Index:
 
         A passage is ranked by its own words first; among passages that match
         alike, the one whose document is more about the query ranks higher.
-        Only the top candidates are re-ranked, so this costs one small query.
+        Only the top candidates are re-ranked, so this reads a few postings.
         """
         if not document_terms or not found:
             return found
-        ids = sorted({doc_id for _, _, doc_id in found})
-        only = wq.And([wq.Term("kind", KIND_DOC), wq.Or([wq.Term("doc_id", i) for i in ids])])
-        column = searcher.reader().column_reader("doc_id")
-        scores = {column[hit.docnum]: hit.score for hit in searcher.search(Require(wq.Or(list(document_terms)), only), limit=None)}
-        rescored = [(docnum, score + weight * scores.get(doc_id, 0.0), doc_id) for docnum, score, doc_id in found]
+        records = self._document_records(searcher)
+        targets = sorted({records[doc_id] for _, _, doc_id in found if doc_id in records})
+        totals = dict.fromkeys(targets, 0.0)
+        context = searcher.context()
+        # Each term's postings are read only at the candidates' document
+        # records: a query restricted to them by a filter costs a matcher per id.
+        for term in document_terms:
+            matcher = term.matcher(searcher, context)
+            for docnum in targets:
+                if not matcher.is_active():
+                    break
+                if matcher.id() < docnum:
+                    matcher.skip_to(docnum)
+                if matcher.is_active() and matcher.id() == docnum:
+                    totals[docnum] += matcher.score()
+        rescored = [
+            (docnum, score + weight * totals.get(records.get(doc_id, -1), 0.0), doc_id) for docnum, score, doc_id in found
+        ]
         return sorted(rescored, key=lambda item: -item[1])
 
     def _hits(
