@@ -90,27 +90,19 @@ class _FlatScorer:
         return 1.0
 
 
+@pytest.mark.parametrize(
+    "move",
+    [lambda matcher: matcher.skip_to_quality(5.0), lambda matcher: matcher.skip_to(5)],
+    ids=["pruning", "skip_to"],
+)
 @pytest.mark.parametrize(("cls", "fails"), [(matching.AndNotMatcher, True), (_AndNotMatcher, False)])
-def test_whoosh_fixes_andnot_survives_pruning_that_exhausts_its_positive_side(cls, fails):
-    scored = matching.ListMatcher([1, 2, 3], scorer=_FlatScorer())
-    excluded = matching.ListMatcher([7])
-    matcher = cls(scored, excluded)
+def test_whoosh_fixes_andnot_survives_a_move_that_exhausts_its_positive_side(cls, fails, move):
+    matcher = cls(matching.ListMatcher([1, 2, 3], scorer=_FlatScorer()), matching.ListMatcher([7]))
     if fails:
         with pytest.raises(IndexError):
-            matcher.skip_to_quality(5.0)
+            move(matcher)
     else:
-        matcher.skip_to_quality(5.0)
-        assert not matcher.is_active()
-
-
-@pytest.mark.parametrize(("cls", "fails"), [(matching.AndNotMatcher, True), (_AndNotMatcher, False)])
-def test_whoosh_fixes_andnot_survives_a_skip_that_exhausts_its_positive_side(cls, fails):
-    matcher = cls(matching.ListMatcher([1, 2, 3]), matching.ListMatcher([7]))
-    if fails:
-        with pytest.raises(IndexError):
-            matcher.skip_to(5)
-    else:
-        matcher.skip_to(5)
+        move(matcher)
         assert not matcher.is_active()
 
 
