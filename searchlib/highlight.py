@@ -14,15 +14,16 @@ word; add the hit's ``start`` for offsets into the document.
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from whoosh.searching import Searcher
 
 from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
 from .schema import entity_key
-import itertools
 
 Span = tuple[int, int]
 # A word between two words of a phrase, but not an elided article ("l" of "l’").
@@ -81,16 +82,26 @@ def _occurrences(
         if (fieldname, term) not in reader:
             continue
         matcher = searcher.postings(fieldname, term)
-        for docnum in docnums:
-            if not matcher.is_active():
-                break
-            if matcher.id() < docnum:
-                matcher.skip_to(docnum)
-                if not matcher.is_active():
-                    break
-            if matcher.id() == docnum:
-                found[docnum][(fieldname, term)] = matcher.value_as("characters")
+        for docnum in stops(matcher, docnums):
+            found[docnum][(fieldname, term)] = matcher.value_as("characters")
     return found
+
+
+def stops(matcher: Any, docnums: Sequence[int]) -> Iterator[int]:
+    """Those of ``docnums`` (ascending) that ``matcher`` matches, with the matcher standing on each.
+
+    Reads only the postings blocks that hold them, so a few documents cost
+    a few skips whatever the length of the postings list.
+    """
+    for docnum in docnums:
+        if not matcher.is_active():
+            return
+        if matcher.id() < docnum:
+            matcher.skip_to(docnum)
+            if not matcher.is_active():
+                return
+        if matcher.id() == docnum:
+            yield docnum
 
 
 def _spans(found: dict[tuple[str, str], list[Occurrence]], terms: Iterable[tuple[str, str]]) -> Iterable[Span]:

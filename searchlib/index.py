@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import json
 import os
 import pickle
@@ -44,12 +43,12 @@ from .errors import (
     NotAnIndexError,
     SearchlibError,
 )
-from .highlight import find_matches, html_highlight
+from .highlight import find_matches, html_highlight, stops
 from .languages import DEFAULT_LANGUAGE, Language, get_language
 from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_jobs, pieces_of, tasks_of
-from .ranking import DEFAULT, Ranking
 from .query import EntityLeaf, QueryCompiler, check_entity_type
-from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, document_records, entity_key, entity_typed_key, make_schema
+from .ranking import DEFAULT, Ranking
+from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
 from .sources import Document, Source, SourceSet
 from .whoosh_fixes import AndNot, Codec, Require
 
@@ -737,10 +736,9 @@ class Index:
             if len(ranked) >= limit or results.scored_length() < candidates:
                 break
             candidates *= 4
-        counter = self._counter(searcher)
         if per_doc and results.scored_length() < candidates:
             total = len(ranked)  # every match is among the candidates
-        elif counter is not None:
+        elif (counter := self._counter(searcher)) is not None:
             total = counter.count_distinct(searcher, query, "doc_id") if per_doc else counter.count(searcher, query)
         elif per_doc:
             total = len({column[docnum] for docnum in results.docs()})
@@ -787,13 +785,8 @@ class Index:
         # records: a query restricted to them by a filter costs a matcher per id.
         for term in document_terms:
             matcher = term.matcher(searcher, context)
-            for docnum in targets:
-                if not matcher.is_active():
-                    break
-                if matcher.id() < docnum:
-                    matcher.skip_to(docnum)
-                if matcher.is_active() and matcher.id() == docnum:
-                    totals[docnum] += matcher.score()
+            for docnum in stops(matcher, targets):
+                totals[docnum] += matcher.score()
         rescored = [
             (docnum, score + weight * totals.get(records.get(doc_id, -1), 0.0), doc_id) for docnum, score, doc_id in found
         ]
