@@ -353,9 +353,7 @@ class QueryCompiler:
         else:
             subs = [wq.Term(fold_field_, t) for t in sorted(e.folded)]
         weight *= self._share(e)
-        # A word indexed under two lemmas ("exploités": exploité, exploiter)
-        # matches twice at one position; count it once.
-        lemmas = subs[0] if len(subs) == 1 else DisjunctionMax(subs)
+        lemmas = _once(subs)
         if not e.stem or not self.ranking.stem_weight:
             return _boosted(lemmas, weight)
         return wq.Or([lemmas, wq.Term(fold_field_, e.stem, boost=self.ranking.stem_weight)], boost=weight)
@@ -454,11 +452,10 @@ class QueryCompiler:
                 body.append(_phrase_query(slots, fold_field(code), weight, slop))
                 title.append(_phrase_query(slots, title_fold_field(code), title_weight, slop))
             if positive and fieldname == "text":
+                field_name = document_fold_field(code)
                 for e in slots:
-                    field_name = document_fold_field(code)
                     boost = weight * self._share(e)
-                    lemmas = [wq.Term(field_name, t) for t in sorted(e.folded)]
-                    out.document_terms.append(_boosted(lemmas[0] if len(lemmas) == 1 else DisjunctionMax(lemmas), boost))
+                    out.document_terms.append(_boosted(_once([wq.Term(field_name, t) for t in sorted(e.folded)]), boost))
                     if self.ranking.surface_views:
                         out.document_terms.extend(wq.Term(field_name, t, boost=boost) for t in surface_terms(lang, e.written))
                 if len(slots) == 1:
@@ -531,9 +528,7 @@ class QueryCompiler:
             for part in self._parts(word, lang):
                 e = self._expand_part(part, lang)
                 if e is not None:
-                    e = dataclasses.replace(e, stem=stem(fold(part)) if stem else "", written=part)
-                if e is not None:
-                    expansions.append(e)
+                    expansions.append(dataclasses.replace(e, stem=stem(fold(part)) if stem else "", written=part))
             self._cache[key] = expansions
         return self._cache[key]
 
@@ -648,6 +643,15 @@ def check_entity_type(value: str) -> str:
 
 def _any(queries: Sequence[wq.Query]) -> wq.Query:
     return queries[0] if len(queries) == 1 else wq.Or(list(queries))
+
+
+def _once(subs: list[wq.Query]) -> wq.Query:
+    """One word's alternative terms, scored by the best one that matches.
+
+    A word indexed under two lemmas ("exploités": exploité, exploiter)
+    matches twice at one position; it counts once.
+    """
+    return subs[0] if len(subs) == 1 else DisjunctionMax(subs)
 
 
 def _boosted(q: wq.Query, boost: float) -> wq.Query:
