@@ -258,7 +258,7 @@ def evaluate_command(dataset: Path, index_path: Path | None, sample: int | None,
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[EvalProgress], None] | None]:
     """A progress bar on stderr for each phase, when stderr is a terminal."""
-    if not sys.stderr.isatty():
+    if not _is_terminal(sys.stderr):
         yield None
         return
     bars: dict[str, Any] = {}

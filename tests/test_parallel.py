@@ -177,7 +177,6 @@ def _children(pid: int) -> set[int]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
 def test_parallel_workers_die_with_a_killed_indexer_and_free_the_lock(novels, tmp_path):
     import fcntl
-    import os
     import signal
     import subprocess
     import sys
