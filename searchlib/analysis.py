@@ -311,14 +311,20 @@ def _trimmed(text: str, start: int, end: int, paragraph: int) -> Iterator[_Unit]
         yield _Unit(start + lead, start + lead + len(stripped), paragraph)
 
 
+def last_break(window: str, *, earliest: int = 0) -> int:
+    """Where to cut ``window``: the last sentence end (". " or a line break) from ``earliest`` on, else the last space.
+
+    The index of that character, or -1 if there is none.
+    """
+    cut = max(window.rfind(". "), window.rfind("\n"))
+    return cut if cut >= earliest else window.rfind(" ")
+
+
 def _bounded(text: str, unit: _Unit) -> Iterator[_Unit]:
     """Cut a unit longer than MAX_UNIT_CHARS, preferring a sentence end, then a space."""
     start = unit.start
     while unit.end - start > MAX_UNIT_CHARS:
-        window = text[start : start + MAX_UNIT_CHARS]
-        cut = max(window.rfind(". "), window.rfind("\n"))
-        if cut < MAX_UNIT_CHARS // 2:
-            cut = window.rfind(" ")
+        cut = last_break(text[start : start + MAX_UNIT_CHARS], earliest=MAX_UNIT_CHARS // 2)
         cut = MAX_UNIT_CHARS if cut <= 0 else cut + 1
         yield from _trimmed(text, start, start + cut, unit.paragraph)
         start += cut

@@ -40,7 +40,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .analysis import analyze, analyzer_for
+from .analysis import analyze, analyzer_for, last_break
 from .errors import SearchlibError
 from .languages import DEFAULT_LANGUAGE, get_language
 from .schema import document_records, title_fold_field, title_lemma_field
@@ -147,10 +147,7 @@ def _cut(text: str, start: int, size: int) -> int:
         return best
     # A paragraph longer than half a chunk: cut at a sentence end, else a space,
     # as analysis cuts an over-long unit.
-    window = text[low:high]
-    cut = max(window.rfind(". "), window.rfind("\n"))
-    if cut < 0:
-        cut = window.rfind(" ")
+    cut = last_break(text[low:high])
     return low + cut + 1 if cut >= 0 else high
 
 
