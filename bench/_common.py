@@ -29,6 +29,12 @@ def bm25_reference(data: Dataset, *, lang: str = "fr") -> tuple[dict[str, float]
     Returns the metrics and the median query time in seconds. ``lang`` picks
     the stemmer and stop list, and restricts queries and documents to it.
     """
+    qrels, run, times = bm25_run(data, lang=lang)
+    return score(qrels, run), statistics.median(times)
+
+
+def bm25_run(data: Dataset, *, lang: str = "fr") -> tuple[dict[str, dict[str, int]], dict[str, list[tuple[str, float]]], list[float]]:
+    """The reference's judgments (restricted to ``lang``), ranking per query, and query times."""
     import bm25s
     import Stemmer
 
@@ -48,7 +54,7 @@ def bm25_reference(data: Dataset, *, lang: str = "fr") -> tuple[dict[str, float]
         found, scores = retriever.retrieve(qtokens, k=min(100, len(docs)), show_progress=False)
         times.append(time.perf_counter() - started)
         run[q.id] = [(docs[i].id, float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
-    return score({q.id: qrels[q.id] for q in queries}, run), statistics.median(times)
+    return {q.id: qrels[q.id] for q in queries}, run, times
 
 
 def save(name: str, data: object) -> Path:

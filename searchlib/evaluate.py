@@ -62,21 +62,24 @@ class Dataset:
             if doc.id in self.doc_langs:
                 yield doc
 
-    def split(self, *, seed: int = SPLIT_SEED) -> tuple[Dataset, Dataset]:
-        """Two halves, ``tune`` and ``test``, dividing the documents by title.
+    def split(self, *, seed: int = SPLIT_SEED, group: Callable[[Document], str] | None = None) -> tuple[Dataset, Dataset]:
+        """Two halves, ``tune`` and ``test``, dividing the documents by ``group`` (by default their title).
 
         On PIAF a title is a Wikipedia article, so no article has paragraphs on
         both sides: tuning cannot learn an article's vocabulary and be tested
-        on it. Titles are sorted, shuffled with ``seed``, and cut in half; each
-        query follows its relevant documents (a query judged on both sides is
+        on it. Corpora whose titles do not name the unit that must not be cut
+        (NTREX: an article and its translations) give their own ``group``.
+        Groups are sorted, shuffled with ``seed``, and cut in half; each query
+        follows its relevant documents (a query judged on both sides is
         dropped).
         """
-        titles = sorted({doc.title for doc in self.documents()})
-        random.Random(seed).shuffle(titles)
-        tune_titles = set(titles[: len(titles) // 2])
+        key = group or (lambda doc: doc.title)
+        groups = sorted({key(doc) for doc in self.documents()})
+        random.Random(seed).shuffle(groups)
+        tune_groups = set(groups[: len(groups) // 2])
         halves: dict[str, set[str]] = {"tune": set(), "test": set()}
         for doc in self.documents():
-            halves["tune" if doc.title in tune_titles else "test"].add(doc.id)
+            halves["tune" if key(doc) in tune_groups else "test"].add(doc.id)
         return tuple(self._subset(name, ids) for name, ids in halves.items())  # type: ignore[return-value]
 
     def _subset(self, name: str, ids: set[str]) -> Dataset:
