@@ -12,7 +12,8 @@ es it   under the lemma from the lookup tables of ``spacy-lookups-data``
 pt nl   (case-sensitive, so a lowercase retry follows), stemmed with the
         language's Snowball stemmer: the tables miss many forms (Dutch
         plurals), and on news headlines the stemmed lemma ranked better.
-        Stop words come from spaCy's list for the language.
+        Stop words: the short lists of Lucene's analyzers, bundled in
+        ``stop_words/`` (Snowball's; Lucene's 33 words for English).
 others  any other language spaCy can tokenize, by its ISO 639-1 code:
         tokenized, lowercased and accent-folded, without lemmas.
 ======  =====================================================================
@@ -43,6 +44,7 @@ from .text import fold
 FUNCTION_POS = frozenset({"DET", "ADP", "PRON", "CCONJ", "SCONJ", "AUX", "PART", "ADV"})
 
 TRAINED, LOOKUP, NO_LEMMAS = "trained", "lookup", "none"
+SPACY_STOPS, BUNDLED_STOPS = "spacy", "bundled"
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,16 @@ class Language:
     #: their verb's lemma, so that "exploiter" finds them.
     participle_verbs: bool = False
     function_pos: frozenset[str] = FUNCTION_POS
-    #: Whether spaCy has a stop list for the language.
+    #: Whether the language has a stop list.
     has_stop_words: bool = True
+    #: Where it comes from: spaCy's list (SPACY_STOPS), or the language's
+    #: list bundled in ``searchlib/stop_words/`` (BUNDLED_STOPS).
+    stop_list: str = "spacy"
     #: Among the languages the language detector chooses from.
     detectable: bool = False
-    #: Words of spaCy's stop list that are content words, and so are kept:
-    #: without a tagger to tell, a noun on the list ("casa", "Jahr") would
-    #: never be found.
+    #: Words of the stop list that are also content words, and so are kept:
+    #: without a tagger to tell, a noun on the list (Spanish "estado", a form
+    #: of "estar" and the State) would never be found.
     not_stop: frozenset[str] = frozenset()
 
     def is_function_word(self, surface: str, pos: str = "", lemma: str = "") -> bool:
@@ -102,7 +107,7 @@ class Language:
     @property
     def stop_words(self) -> frozenset[str]:
         """The language's stop list (spaCy's), imported on first use."""
-        return _stop_words(self.code) - self.not_stop if self.has_stop_words else frozenset()
+        return _stop_words(self.code, self.stop_list) - self.not_stop if self.has_stop_words else frozenset()
 
     def strip_elision(self, word: str) -> str:
         """``"l'impunité"`` → ``"impunité"``, ``"trafficking's"`` → ``"trafficking"``."""
@@ -116,7 +121,21 @@ class Language:
 
 
 def _lookup(code: str, name: str, aliases: tuple[str, ...], **kw: object) -> Language:
-    return Language(code=code, name=name, aliases=(code, *aliases), lemmatizer=LOOKUP, detectable=True, **kw)  # type: ignore[arg-type]
+    # Without a tagger, a word on the stop list is dropped wherever it occurs,
+    # so these languages take short lists of closed-class words. spaCy's
+    # lists are long and hold content words ("tarde", "día", "hecho" in
+    # Spanish; "over", "down", "why" in English) that only a tagger could
+    # tell apart. On the tuning half of NTREX-128 the short lists raised
+    # nDCG@10 in en, es, it, pt and nl, de level (bench/multilingual.py).
+    return Language(
+        code=code,
+        name=name,
+        aliases=(code, *aliases),
+        lemmatizer=LOOKUP,
+        detectable=True,
+        stop_list=BUNDLED_STOPS,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 FRENCH = Language(
@@ -143,9 +162,6 @@ REGISTERED: tuple[Language, ...] = (
         "English",
         ("eng", "english", "anglais"),
         stemmer="english",
-        not_stop=frozenset(
-            "amount back bottom call eight eleven empty fifteen fifty first five forty four front full give hundred keep last made make move name nine one part please serious show side six sixty take ten third three twelve twenty two used using whole".split()
-        ),
         clitics=frozenset({"'s", "'", "n't", "'re", "'ve", "'ll", "'d", "'m"}),
     ),
     _lookup(
@@ -153,27 +169,21 @@ REGISTERED: tuple[Language, ...] = (
         "German",
         ("deu", "ger", "german", "deutsch", "allemand"),
         stemmer="german",
-        not_stop=frozenset(
-            "acht achte achten achter achtes allgemeinen beispiel bekannt besser besten drei dritte dritten dritter drittes ehrlich ende früher fünf fünfte fünften fünfter fünftes gehen geht gemacht gesagt ging gross grosse grossen grosser grosses groß große großen großer großes gut gute guter gutes heute jahr jahre jahren kleine kleinen kleiner kleines kommen kommt kurz lang lange leicht machen macht machte mittel morgen möglich nahm natürlich neue neuen neun neunte neunten neunter neuntes offen recht rechte rechten rechter rechtes richtig sagt sagte satt schlecht sechs sechste sechsten sechster sechstes sieben siebente siebenten siebenter siebentes siebte siebten siebter siebtes später tage tagen teil vergangene vergangenen vier vierte vierten vierter viertes wahr zehn zehnte zehnten zehnter zehntes zeit zwanzig zwei zweite zweiten zweiter zweites".split()
-        ),
+        not_stop=frozenset({"weg"}),
     ),
     _lookup(
         "es",
         "Spanish",
         ("spa", "spanish", "español", "espanol", "espagnol"),
         stemmer="spanish",
-        not_stop=frozenset(
-            "acuerdo afirmó agregó añadió aseguró breve buen buena buenas bueno buenos cinco comentó consideró cuatro dias diez dijeron dijo doce días estado estados explicó expresó final gran grande grandes indicó informo informó lado largo manifestó mayor medio mejor mencionó modo manera nueva nuevas nueve nuevo nuevos ocho once parte paìs peor primer primera primero primeros próximo próximos segunda segundo seis señaló siete tercera tercero total tres verdad verdadera verdadero veces última últimas último últimos".split()
-        ),
+        not_stop=frozenset({"estado", "estados", "sentido", "sentidos"}),
     ),
     _lookup(
         "it",
         "Italian",
         ("ita", "italian", "italiano", "italien"),
         stemmer="italian",
-        not_stop=frozenset(
-            "anni anno ansa bravo brava casa caso cento cima citta città conclusione consiglio cortesia esempio fine forza futuro generale giorni giorno governo grande gruppo lavoro lato luogo mancanza marche mesi mila miliardi milioni ministro modo momento mondo mosto nazionale nove novanta nuovo ottanta otto paese parte persone piedi posto quattro recente registrazione scola scopo sette tempo titolo trenta ultimo uomo vita volta volte".split()
-        ),
+        not_stop=frozenset({"faccia"}),
         elisions=frozenset(
             {
                 "l'",
@@ -198,16 +208,12 @@ REGISTERED: tuple[Language, ...] = (
         "Portuguese",
         ("por", "portuguese", "português", "portugues", "portugais"),
         stemmer="portuguese",
-        not_stop=frozenset(
-            "apoio caminho catorze cento certeza cinco coisa conselho corrente dezanove dezasseis dezassete dezoito dois doze duas estado exemplo falta favor forma grande grandes grupo local lugar maior maioria maiorias menor meses momento nova novas nove novo novos nível número números oitava oitavo oito onze parte ponto pontos posição povo primeira primeiro quarta quarto quatro questão quinta quinto quinze relação segunda segundo seis sete sexta sexto sistema sétima sétimo tempo terceira terceiro tipo treze três valor vinte zero área último".split()
-        ),
     ),
     _lookup(
         "nl",
         "Dutch",
         ("nld", "dut", "dutch", "nederlands", "néerlandais"),
         stemmer="dutch",
-        not_stop=frozenset("klaar prof publ".split()),
     ),
 )
 
@@ -247,7 +253,11 @@ def _generic(code: str) -> Language | None:
 
 
 @functools.cache
-def _stop_words(code: str) -> frozenset[str]:
+def _stop_words(code: str, source: str = SPACY_STOPS) -> frozenset[str]:
+    if source == BUNDLED_STOPS:
+        path = Path(__file__).parent / "stop_words" / f"{code}.txt"
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
     # spaCy's stop lists are self-contained files. Importing them as
     # spacy.lang.fr.stop_words would first run spacy/lang/fr/__init__.py,
     # which builds the tokenizer's exceptions: seconds on the query path.

@@ -42,7 +42,7 @@ def test_languages_search_each_document_is_detected(languages_index):
         ("es", "niño", "niños"),
         ("it", "casa", "case"),
         ("it", "bambino", "bambini"),
-        ("it", "città", "città"),  # on spaCy's Italian stop list, but a noun
+        ("it", "città", "città"),  # on spaCy's Italian stop list, but a noun: kept
         ("it", "antica", "antica"),  # after the elided "dell'"
         ("pt", "casa", "casas"),
         ("pt", "criança", "crianças"),
@@ -62,6 +62,43 @@ def test_languages_search_lemma_match_marks_the_word_as_written(languages_index,
 )
 def test_languages_search_stop_words_match_nothing(languages_index, lang, stop):
     assert languages_index.search(stop, lang=lang).total == 0
+
+
+# Real sentences with a content word that spaCy's stop list for the language
+# holds. Without a tagger, searchlib keeps only the short lists of closed-class
+# words (Lucene's), so these are found: (text, query, word marked).
+CONTENT_WORDS = {
+    "en": ("The mayor will call a meeting at the top of the hill on Friday.", "top", "top"),
+    "de": ("Am Ende des Jahres hatten viele Familien kaum Geld für Heizung.", "Jahr", "Jahres"),
+    "es": ("El accidente ocurrió ayer por la tarde en la autopista del norte.", "tarde", "tarde"),
+    "it": ("Il governo ha presentato un piano per il lavoro dei giovani.", "governo", "governo"),
+    "pt": ("O grupo de estudantes visitou o museu durante a manhã.", "grupo", "grupo"),
+    "nl": ("Na drie jaar werk is de nieuwe brug eindelijk klaar.", "klaar", "klaar"),
+    # Also on Snowball's short list, as a form of "estar": kept as the State.
+    "es-estado": ("El Estado aprobó una nueva ley de vivienda en marzo.", "Estado", "Estado"),
+}
+
+
+@pytest.fixture(scope="module")
+def content_words_index(tmp_path_factory):
+    from searchlib import create_index
+
+    index = create_index(tmp_path_factory.mktemp("content-words") / "index")
+    index.add([Document(id=key, text=text, lang=key[:2]) for key, (text, _, _) in CONTENT_WORDS.items()])
+    return index
+
+
+@pytest.mark.parametrize("key", sorted(CONTENT_WORDS))
+def test_languages_search_content_words_on_spacys_stop_lists_are_found(content_words_index, key):
+    from searchlib.languages import BUNDLED_STOPS, _stop_words
+
+    lang, (_, query, marked) = key[:2], CONTENT_WORDS[key]
+    assert query.lower() in _stop_words(lang)  # spaCy's list would drop it
+    if key == "es-estado":
+        assert "estado" in _stop_words(lang, BUNDLED_STOPS)
+    results = content_words_index.search(query, lang=lang)
+    assert [h.doc_id for h in results.hits] == [key]
+    assert words(results.hits[0]) == [marked]
 
 
 def test_languages_search_without_lang_searches_every_language(languages_index):
