@@ -231,9 +231,15 @@ def _title_in_text(document: Document, text: str) -> bool:
     return bool(title) and title in (first_line_title(text), first_line_title(text, markdown=True))
 
 
+#: Changes whenever the same document would be indexed differently (stop
+#: lists, tokenization), so that indexing it again replaces it.
+ANALYSIS_VERSION = 2
+
+
 def content_hash(document: Document) -> str:
     """A digest of everything that affects how a document is indexed."""
     digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"analysis {ANALYSIS_VERSION}\x00".encode())
     for part in (document.title, document.lang or "", document.text):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")

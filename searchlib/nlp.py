@@ -45,8 +45,29 @@ def load_pipeline(language: Language) -> spacy.language.Language:
         nlp = spacy.blank(language.code)
     except (ImportError, KeyError) as exc:
         raise UnknownLanguageError(f"spaCy cannot tokenize language {language.code!r}: {exc}") from None
+    _split_inner_hyphens(nlp)
     nlp.add_pipe("sentencizer")
     return nlp
+
+
+def _split_inner_hyphens(nlp: spacy.language.Language) -> None:
+    """Split words at a hyphen between letters or digits: "EU-Kommission" → "EU", "-", "Kommission".
+
+    spaCy's English and French tokenizers do so already; its German, Spanish,
+    Italian, Portuguese and Dutch ones keep "EU-Kommission", "US-China" or
+    "1-0" whole, and then "Kommission" or "China" would not find them. Lucene's
+    tokenizer splits them in every language, and so does searchlib. (The
+    trained French pipeline keeps its own tokenizer, which its tagger was
+    trained on.)
+    """
+    import re
+
+    from spacy.util import compile_infix_regex
+
+    # Portuguese has an "infix" that matches a whole hyphenated word, to keep it.
+    kept = [p for p in nlp.Defaults.infixes or () if not re.fullmatch(p, "ab-cd")]
+    infixes = [*kept, r"(?<=[^\W_])-(?=[^\W_])"]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
 
 
 @functools.cache

@@ -101,6 +101,23 @@ def test_languages_search_content_words_on_spacys_stop_lists_are_found(content_w
     assert words(results.hits[0]) == [marked]
 
 
+@pytest.mark.parametrize(
+    ("lang", "text", "query", "marked"),
+    [
+        ("de", "Die EU-Kommission will den Handel mit Asien stärken.", "Kommission", ["Kommission"]),
+        ("de", "Die EU-Kommission will den Handel mit Asien stärken.", '"EU-Kommission"', ["EU", "Kommission"]),
+        ("es", "La guerra comercial US-China afecta a los mercados europeos.", "China", ["China"]),
+        ("pt", "O jogo terminou 1-0 a favor da equipa da casa.", "1 0", ["1", "0"]),
+    ],
+)
+def test_languages_search_hyphenated_words_are_found_by_their_parts(empty_index, lang, text, query, marked):
+    # spaCy's German, Spanish and Portuguese tokenizers keep these whole; Lucene's splits them.
+    empty_index.add([Document(id="d", text=text, lang=lang)])
+    results = empty_index.search(query, lang=lang)
+    assert [h.doc_id for h in results.hits] == ["d"]
+    assert words(results.hits[0]) == marked
+
+
 def test_languages_search_without_lang_searches_every_language(languages_index):
     assert {h.doc_id for h in languages_index.search("casa").hits} >= {"es", "it", "pt"}
     assert [h.lang for h in languages_index.search("Häusern").hits] == ["de"]
