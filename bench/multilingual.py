@@ -1,7 +1,7 @@
 """Many languages on real data: NTREX-128, 123 news articles in 7 languages (861 documents).
 
     pip install -e '.[bench]'
-    python bench/multilingual.py            # about 10 minutes on 2 cores
+    python bench/multilingual.py            # a few minutes on 2 cores
 
 In one run:
 
