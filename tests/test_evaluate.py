@@ -101,3 +101,17 @@ def test_evaluate_split_is_deterministic_and_by_article():
     assert not {titles[d] for d in tune.doc_langs} & {titles[d] for d in test.doc_langs}
     assert (len(tune.queries), len(test.queries)) == (3548, 4021)
     assert {q.id for q in tune.queries}.isdisjoint({q.id for q in test.queries})
+
+
+def test_evaluate_split_by_group_keeps_an_ntrex_article_and_its_translations_together():
+    data = load_dataset(shared("ntrex128"))
+    article = lambda doc: doc.id.rsplit("-", 1)[0]  # noqa: E731
+    tune, test = data.split(group=article)
+    assert {article(d) for d in data.documents() if d.id in tune.doc_langs}.isdisjoint(
+        {article(d) for d in data.documents() if d.id in test.doc_langs}
+    )
+    assert (len(tune.doc_langs), len(test.doc_langs)) == (427, 434)  # 61 and 62 articles, 7 languages each
+    # Every headline is judged on its article in all 7 languages, so none is dropped.
+    assert len(tune.queries) + len(test.queries) == len(data.queries) == 861
+    # By title (all empty in NTREX) every document would land on one side.
+    assert min(len(half.doc_langs) for half in data.split()) == 0
