@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import sys
 import time
@@ -55,6 +56,31 @@ def bm25_run(data: Dataset, *, lang: str = "fr") -> tuple[dict[str, dict[str, in
         times.append(time.perf_counter() - started)
         run[q.id] = [(docs[i].id, float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
     return {q.id: qrels[q.id] for q in queries}, run, times
+
+
+def per_query_ndcg(qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
+    """nDCG@10 of each query of ``qrels`` (0 for a query with nothing retrieved)."""
+    import ir_measures
+
+    ranked = {qid: {doc: float(len(docs) - i) for i, (doc, _) in enumerate(docs)} for qid, docs in run.items()}
+    values = dict.fromkeys(qrels, 0.0)
+    for metric in ir_measures.iter_calc([ir_measures.nDCG @ 10], qrels, ranked):
+        values[metric.query_id] = metric.value
+    return values
+
+
+def paired_p_value(a: dict[str, float], b: dict[str, float], *, rounds: int = 10_000, seed: int = 2026) -> float:
+    """Two-sided paired randomization test of mean(a) - mean(b) over the same queries.
+
+    Each round flips the sign of every query's difference with probability
+    1/2; the p-value is the share of rounds whose mean difference is at least
+    as far from zero as the observed one.
+    """
+    diffs = [a[q] - b[q] for q in a]
+    observed = abs(sum(diffs))
+    rng = random.Random(seed)
+    extreme = sum(abs(sum(d if rng.random() < 0.5 else -d for d in diffs)) >= observed - 1e-12 for _ in range(rounds))
+    return (extreme + 1) / (rounds + 1)
 
 
 def save(name: str, data: object) -> Path:

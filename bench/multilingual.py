@@ -30,7 +30,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from _common import DATA, bm25_run, need, save, table
+from _common import DATA, bm25_run, need, paired_p_value, per_query_ndcg, save, table
 
 from searchlib import open_index
 from searchlib.detect import detect
@@ -76,7 +76,9 @@ def main() -> None:
         ours = evaluate(data, index_path=index_path, detect=True, lang=lang)
         qrels, reference_run, _ = bm25_run(data, lang=lang)
         reference = score(qrels, reference_run)
-        runs[lang] = {"searchlib": ours.metrics, "reference": reference, "queries": ours.queries}
+        # Is the difference more than chance? A paired randomization test over the queries.
+        p_value = paired_p_value(per_query_ndcg(qrels, ours.run), per_query_ndcg(qrels, reference_run))
+        runs[lang] = {"searchlib": ours.metrics, "reference": reference, "queries": ours.queries, "p_value": round(p_value, 3)}
         for half in halves:
             judged = {q: j for q, j in qrels.items() if q in half.qrels}
             runs[lang][half.part] = {
@@ -123,9 +125,11 @@ def report_tables(results: dict) -> str:
     for lang, run in results["monolingual"].items():
         ours, ref = run["searchlib"], run["reference"]
         readme = README_REFERENCE.get(lang)
-        rows.append([lang, ours["ndcg@10"], ref["ndcg@10"], f"{readme:.3f}" if readme else "–", ours["mrr@10"], ours["recall@100"]])
+        rows.append([
+            lang, ours["ndcg@10"], ref["ndcg@10"], f"{readme:.3f}" if readme else "–", f"{run['p_value']:.2f}", ours["mrr@10"], ours["recall@100"]
+        ])
     lines.append(table(
-        ["language", "searchlib nDCG@10", "BM25+Snowball here", "README reference", "searchlib MRR@10", "searchlib Recall@100"],
+        ["language", "searchlib nDCG@10", "BM25+Snowball here", "README reference", "p (paired)", "searchlib MRR@10", "searchlib Recall@100"],
         rows,
     ))
     halves = [name for name in ("tune", "test") if name in next(iter(results["monolingual"].values()))]
