@@ -80,7 +80,7 @@ class Language:
     has_stop_words: bool = True
     #: Where it comes from: spaCy's list (SPACY_STOPS), or the language's
     #: list bundled in ``searchlib/stop_words/`` (BUNDLED_STOPS).
-    stop_list: str = "spacy"
+    stop_list: str = SPACY_STOPS
     #: Among the languages the language detector chooses from.
     detectable: bool = False
     #: Words of the stop list that are also content words, and so are kept:
@@ -106,7 +106,7 @@ class Language:
 
     @property
     def stop_words(self) -> frozenset[str]:
-        """The language's stop list (spaCy's), imported on first use."""
+        """The language's stop list, less its ``not_stop`` words, read on first use."""
         return _stop_words(self.code, self.stop_list) - self.not_stop if self.has_stop_words else frozenset()
 
     def strip_elision(self, word: str) -> str:

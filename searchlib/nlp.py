@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import ModelNotInstalledError, UnknownLanguageError
 from .languages import LOOKUP, TRAINED, Language
@@ -67,7 +67,8 @@ def _split_inner_hyphens(nlp: spacy.language.Language) -> None:
     # Portuguese has an "infix" that matches a whole hyphenated word, to keep it.
     kept = [p for p in nlp.Defaults.infixes or () if not re.fullmatch(p, "ab-cd")]
     infixes = [*kept, r"(?<=[^\W_])-(?=[^\W_])"]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    tokenizer: Any = nlp.tokenizer  # a compiled spacy.tokenizer.Tokenizer, without type stubs
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
 
 
 @functools.cache
