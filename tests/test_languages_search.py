@@ -74,8 +74,12 @@ CONTENT_WORDS = {
     "it": ("Il governo ha presentato un piano per il lavoro dei giovani.", "governo", "governo"),
     "pt": ("O grupo de estudantes visitou o museu durante a manhã.", "grupo", "grupo"),
     "nl": ("Na drie jaar werk is de nieuwe brug eindelijk klaar.", "klaar", "klaar"),
-    # Also on Snowball's short list, as a form of "estar": kept as the State.
-    "es-estado": ("El Estado aprobó una nueva ley de vivienda en marzo.", "Estado", "Estado"),
+}
+# Words on Snowball's short lists that are mostly nouns: kept, as the French tagger would.
+HOMOGRAPHS = {
+    "es-estado": ("El Estado aprobó una nueva ley de vivienda en marzo.", "Estado", "Estado"),  # estar
+    "es-estados": ("Los Estados Unidos y México firmaron el acuerdo comercial.", "Estados Unidos", "Estados Unidos"),
+    "de-weg": ("Der Weg zum Bahnhof führt durch den alten Park.", "Weg", "Weg"),  # weg (away)
 }
 
 
@@ -84,21 +88,30 @@ def content_words_index(tmp_path_factory):
     from searchlib import create_index
 
     index = create_index(tmp_path_factory.mktemp("content-words") / "index")
-    index.add([Document(id=key, text=text, lang=key[:2]) for key, (text, _, _) in CONTENT_WORDS.items()])
+    index.add([Document(id=key, text=text, lang=key[:2]) for key, (text, _, _) in {**CONTENT_WORDS, **HOMOGRAPHS}.items()])
     return index
 
 
 @pytest.mark.parametrize("key", sorted(CONTENT_WORDS))
 def test_languages_search_content_words_on_spacys_stop_lists_are_found(content_words_index, key):
-    from searchlib.languages import BUNDLED_STOPS, _stop_words
+    from searchlib.languages import _stop_words
 
     lang, (_, query, marked) = key[:2], CONTENT_WORDS[key]
     assert query.lower() in _stop_words(lang)  # spaCy's list would drop it
-    if key == "es-estado":
-        assert "estado" in _stop_words(lang, BUNDLED_STOPS)
     results = content_words_index.search(query, lang=lang)
     assert [h.doc_id for h in results.hits] == [key]
     assert words(results.hits[0]) == [marked]
+
+
+@pytest.mark.parametrize("key", sorted(HOMOGRAPHS))
+def test_languages_search_nouns_on_the_short_stop_lists_are_found(content_words_index, key):
+    from searchlib.languages import BUNDLED_STOPS, _stop_words
+
+    lang, (_, query, marked) = key[:2], HOMOGRAPHS[key]
+    assert query.split()[0].lower() in _stop_words(lang, BUNDLED_STOPS)  # the list alone would drop it
+    results = content_words_index.search(query, lang=lang)
+    assert results.hits and results.hits[0].doc_id == key  # "Estado" also finds "Estados", second
+    assert words(results.hits[0]) == marked.split()
 
 
 @pytest.mark.parametrize(
