@@ -25,7 +25,6 @@ others  any other language spaCy can tokenize, by its ISO 639-1 code:
 from __future__ import annotations
 
 import functools
-import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,11 +75,10 @@ class Language:
     #: their verb's lemma, so that "exploiter" finds them.
     participle_verbs: bool = False
     function_pos: frozenset[str] = FUNCTION_POS
-    #: Whether the language has a stop list.
-    has_stop_words: bool = True
-    #: Where it comes from: spaCy's list (SPACY_STOPS), or the language's
-    #: list bundled in ``searchlib/stop_words/`` (BUNDLED_STOPS).
-    stop_list: str = SPACY_STOPS
+    #: Where its stop list comes from: spaCy's (SPACY_STOPS), the language's
+    #: file in ``searchlib/stop_words/`` (BUNDLED_STOPS), or ``None``: it has
+    #: none, and every word is kept.
+    stop_list: str | None = SPACY_STOPS
     #: Among the languages the language detector chooses from.
     detectable: bool = False
     #: Words of the stop list that are mostly nouns in real text, and so are
@@ -99,17 +97,18 @@ class Language:
             # "a-t-il"): "-ce", "-t", "-il" are function words.
             core = surface.lstrip("-")
             return len(core) <= 1 or core in self.stop_words
-        if any(c.isdigit() for c in surface) or not self.has_stop_words:
+        if any(c.isdigit() for c in surface):
             return False
         stop = self.stop_words
         if self.lemmatizer == TRAINED:
             return pos in self.function_pos and (surface in stop or lemma in stop)
         return surface in stop
 
-    @property
+    @functools.cached_property
     def stop_words(self) -> frozenset[str]:
         """The language's stop list, less its ``not_stop`` words, read on first use."""
-        return _stop_words(self.code, self.stop_list) - self.not_stop if self.has_stop_words else frozenset()
+        # Cached: it is asked for every word analyzed.
+        return _stop_words(self.code, self.stop_list) - self.not_stop if self.stop_list else frozenset()
 
     def strip_elision(self, word: str) -> str:
         """``"l'impunité"`` → ``"impunité"``, ``"trafficking's"`` → ``"trafficking"``."""
@@ -251,7 +250,7 @@ def _generic(code: str) -> Language | None:
     if not (_spacy_dir() / "lang" / code / "__init__.py").is_file():
         return None
     # Only tokenized, lowercased and folded: every word is kept.
-    return Language(code=code, name=code, aliases=(code,), lemmatizer=NO_LEMMAS, has_stop_words=False)
+    return Language(code=code, name=code, aliases=(code,), lemmatizer=NO_LEMMAS, stop_list=None)
 
 
 @functools.cache
