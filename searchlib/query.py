@@ -554,7 +554,7 @@ class QueryCompiler:
         weight = as_content / (as_content + as_stop) if as_stop and as_content else 1.0
         if self._exists(lemma_field(lang.code), word):
             exact.add(word)
-        if self._exists(fold_field(lang.code), fold(word)):
+        if self._has_term(word, lang):
             folded.add(fold(word))
         accented = fold(word) != word
         if exact or folded:
