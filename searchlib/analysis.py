@@ -70,6 +70,11 @@ class Token:
     end: int
     surface: str
     terms: tuple[str, ...]
+    #: The word's number in its passage (or title), counting every word,
+    #: function words included, and no punctuation: a phrase query counts
+    #: positions the same way, so "Convention de Palerme" finds the words
+    #: two apart whether or not "de" was indexed there.
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +465,8 @@ class Analyzer:
                 if token.is_space or token.is_punct:
                     continue
                 words += 1
+                if not is_word(token):
+                    continue  # "%", "€": no position, as a query has no such word
                 start = unit.start + token.idx
                 tokens.append((start, start + len(token.text), normalize_term(token.text), self.token_terms(token)))
             if self.language.has_entities:
@@ -477,11 +484,15 @@ class Analyzer:
 
     def _title_tokens(self, doc: Doc, base: int) -> list[Token]:
         result = []
+        position = 0
         for token in doc:
+            if not is_word(token):
+                continue
             terms = self.token_terms(token)
             if terms:
                 start = base + token.idx
-                result.append(Token(start, start + len(token.text), normalize_term(token.text), terms))
+                result.append(Token(start, start + len(token.text), normalize_term(token.text), terms, position))
+            position += 1
         return result
 
     def _entities(self, doc: Doc, base: int) -> Iterator[tuple[int, int, str, tuple[tuple[int, int], ...]]]:
@@ -495,6 +506,15 @@ class Analyzer:
                 if has_word_char(t.text) and normalize_term(t.text) not in self.language.elisions
             )
             yield base + span.start_char, base + span.end_char, ent.label_, words
+
+
+def is_word(token: SpacyToken) -> bool:
+    """Whether a token takes a position: a word, content or function, with a letter or digit.
+
+    A query's phrase is cut into words the same way (see ``query.py``), so
+    positions on both sides count the same words.
+    """
+    return not (token.is_space or token.is_punct) and has_word_char(token.text)
 
 
 def _trim_entity(ent: Span, language: Language) -> Span | None:
@@ -567,12 +587,14 @@ def _pack(
             ti += 1
         own_tokens = []
         stops = set()
+        position = 0
         while ti < len(tokens) and tokens[ti][0] < end:
             t_start, t_end, surface, terms = tokens[ti]
             if terms is None:
                 stops.add(surface)
             else:
-                own_tokens.append(Token(t_start - start, min(t_end, end) - start, surface, terms))
+                own_tokens.append(Token(t_start - start, min(t_end, end) - start, surface, terms, position))
+            position += 1
             ti += 1
         while ei < len(entities) and entities[ei][0] < start:
             ei += 1

@@ -22,6 +22,7 @@ from typing import Any
 
 from whoosh.searching import Searcher
 
+from .phrases import chains
 from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
 from .schema import entity_key
 
@@ -119,23 +120,14 @@ def _phrase_spans(found: dict[tuple[str, str], list[Occurrence]], leaf: PhraseLe
                 at[pos] = (start, end)
         slots.append(at)
     spans: set[Span] = set()
-    if not slots or not all(slots):
-        return spans
-    for first in sorted(slots[0]):
-        chain = [first]
-        for at in slots[1:]:
-            following = [p for p in at if chain[-1] < p <= chain[-1] + leaf.slop]
-            if not following:
-                break
-            chain.append(min(following))
-        else:
-            words = [slot[p] for slot, p in zip(slots, chain)]
-            spans.update(words)
-            if leaf.slop <= 1:
-                # An exact phrase: the function words inside it ("de" in
-                # "Convention de Palerme") were typed too, so mark them.
-                for (_, gap_start), (gap_end, _) in itertools.pairwise(words):
-                    spans.update(m.span() for m in _GAP_WORD.finditer(text, gap_start, gap_end))
+    for chain in chains(slots, leaf.offsets, leaf.slop):
+        words = [slot[p] for slot, p in zip(slots, chain)]
+        spans.update(words)
+        if leaf.slop <= 1:
+            # An exact phrase: the function words inside it ("de" in
+            # "Convention de Palerme") were typed too, so mark them.
+            for (_, gap_start), (gap_end, _) in itertools.pairwise(words):
+                spans.update(m.span() for m in _GAP_WORD.finditer(text, gap_start, gap_end))
     return spans
 
 

@@ -50,6 +50,7 @@ from .schema import (
     title_lemma_field,
 )
 from .nlp import stem_term
+from .phrases import Phrase
 from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
 from .whoosh_fixes import AndNot, DisjunctionMax, Require
@@ -96,11 +97,13 @@ class WordLeaf:
 
 @dataclass(frozen=True)
 class PhraseLeaf:
-    """A phrase: one set of terms per slot, consecutive within ``slop``."""
+    """A phrase: one set of terms per slot, each slot at its offset (within ``slop``)."""
 
     field: str
     slots: tuple[tuple[str, ...], ...]
     slop: int
+    #: Each slot's offset from the first, in words (function words count).
+    offsets: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,11 @@ class _Expansion:
     stem: str = ""
     #: The word as typed (one part of it, elisions off), normalized.
     written: str = ""
+
+    @property
+    def sometimes_function(self) -> bool:
+        """Whether the index also holds the word as a function word, at positions with no term."""
+        return self.weight < 1.0
 
 
 Fallback = Callable[[Language, str], "tuple[str, ...] | None"]
@@ -364,7 +372,7 @@ class QueryCompiler:
         for code, slots in out.sequence.items():
             for a, b in zip(slots, slots[1:]):
                 if a.folded and b.folded:
-                    pair = _phrase_query([a, b], fold_field(code), self.ranking.proximity_weight, self.ranking.proximity_slop)
+                    pair = _phrase_query([(0, a), (1, b)], fold_field(code), self.ranking.proximity_weight, self.ranking.proximity_slop)
                     bonus.append(pair)
         return bonus
 
@@ -437,9 +445,10 @@ class QueryCompiler:
         body: list[wq.Query] = []
         title: list[wq.Query] = []
         for lang in self.languages:
-            slots = [e for word in words for e in self._expand(word, lang)]
-            if not slots:
+            placed = self._placed(words, lang)
+            if not placed:
                 continue
+            slots = [e for _, e in placed]
             code = lang.code
             weight = self._weights[code]
             title_weight = self.ranking.title_weight * weight
@@ -449,8 +458,8 @@ class QueryCompiler:
                 if positive and fieldname == "text":
                     out.sequence.setdefault(code, []).append(slots[0])
             else:
-                body.append(_phrase_query(slots, fold_field(code), weight, slop))
-                title.append(_phrase_query(slots, title_fold_field(code), title_weight, slop))
+                body.append(_phrase_query(placed, fold_field(code), weight, slop))
+                title.append(_phrase_query(placed, title_fold_field(code), title_weight, slop))
             if positive and fieldname == "text":
                 field_name = document_fold_field(code)
                 for e in slots:
@@ -466,7 +475,8 @@ class QueryCompiler:
                     out.leaves.append(WordLeaf(tuple(terms)))
                 else:
                     folded = tuple(tuple(sorted(e.folded)) for e in slots)
-                    out.leaves.append(PhraseLeaf(fold_field(code), folded, slop))
+                    offsets = tuple(offset - placed[0][0] for offset, _ in placed)
+                    out.leaves.append(PhraseLeaf(fold_field(code), folded, slop, offsets))
         if positive:
             out.unknown.extend(w for w in words if not self._known(w))
         return self._place(body, title, fieldname, out, positive, boost)
@@ -521,26 +531,52 @@ class QueryCompiler:
 
     def _expand(self, word: str, lang: Language) -> list[_Expansion]:
         """The expansions of one typed word: one per part, none for a function word."""
+        return [e for e in self._expand_parts(word, lang) if e is not None]
+
+    def _expand_parts(self, word: str, lang: Language) -> list[_Expansion | None]:
+        """One entry per word the documents' tokenizer made of ``word``: its expansion, or None for a function word."""
         key = (word, lang.code)
         if key not in self._cache:
             stem = stem_term(lang)
-            expansions = []
+            expansions: list[_Expansion | None] = []
             for part in self._parts(word, lang):
                 e = self._expand_part(part, lang)
                 if e is not None:
-                    expansions.append(dataclasses.replace(e, stem=stem(fold(part)) if stem else "", written=part))
+                    e = dataclasses.replace(e, stem=stem(fold(part)) if stem else "", written=part)
+                expansions.append(e)
             self._cache[key] = expansions
         return self._cache[key]
 
+    def _placed(self, words: Sequence[str], lang: Language) -> list[tuple[int, _Expansion]]:
+        """The words to search, each with its position among ``words`` as the documents count them.
+
+        Every word counts, function words included (see searchlib.phrases).
+        In a phrase, a word that is sometimes a function word (most "de", a
+        few of them indexed as content words) becomes a gap, since at most of
+        its occurrences the index holds no term to find; it stays when the
+        phrase has nothing else.
+        """
+        parts = [e for word in words for e in self._expand_parts(word, lang)]
+        placed = [(offset, e) for offset, e in enumerate(parts) if e is not None]
+        if len(placed) > 1:
+            placed = [(offset, e) for offset, e in placed if not e.sometimes_function] or placed
+        return placed
+
     def _parts(self, word: str, lang: Language) -> list[str]:
-        """Split a typed word the way spaCy split it in documents: whole if the lexicon knows it."""
+        """Split a typed word the way spaCy split it in documents: whole if the lexicon knows it.
+
+        An elision or a clitic stays as a part of its own ("l'", "'s"), as it
+        was a word of its own in the documents: it counts in a phrase.
+        """
         word = normalize_term(word)
         if self._lex_entries(word, lang) or not _INNER_PUNCT.search(word):
             return [word]
         stripped = lang.strip_elision(word)
-        if stripped != word and (self._lex_entries(stripped, lang) or not _INNER_PUNCT.search(stripped)):
-            return [stripped]
-        return [p for p in _INNER_PUNCT.split(stripped) if p]
+        if stripped != word:
+            if word.endswith(stripped):  # an elision before
+                return [word[: len(word) - len(stripped)], *self._parts(stripped, lang)]
+            return [*self._parts(stripped, lang), word[len(stripped) :]]  # a clitic after
+        return [p for p in _INNER_PUNCT.split(word) if p]
 
     def _expand_part(self, word: str, lang: Language) -> _Expansion | None:
         counted = self._lex_entries(word, lang, counts=True)
@@ -561,7 +597,7 @@ class QueryCompiler:
             if exact_entries and not exact:
                 return None  # written exactly so, the word was only ever a function word
             return _Expansion(frozenset(exact), frozenset(folded), accented, weight)
-        if entries or word in lang.elisions or word in lang.stop_words:
+        if entries or word in lang.elisions or word in lang.clitics or word in lang.stop_words:
             return None
         if lang.code not in self._fallback_languages:
             return _Expansion(frozenset({word}), frozenset({fold(word)}), accented)
@@ -661,11 +697,8 @@ def _boosted(q: wq.Query, boost: float) -> wq.Query:
     return q
 
 
-def _phrase_query(slots: Sequence[_Expansion], fold_field_: str, weight: float, slop: int) -> wq.Query:
-    if all(len(e.folded) == 1 for e in slots):
-        return wq.Phrase(fold_field_, [next(iter(e.folded)) for e in slots], slop=slop, boost=weight)
-    subs = [wq.Or([wq.Term(fold_field_, t) for t in sorted(e.folded)]) for e in slots]
-    return wq.Sequence(subs, slop=slop, boost=weight)
+def _phrase_query(placed: Sequence[tuple[int, _Expansion]], fold_field_: str, weight: float, slop: int) -> wq.Query:
+    return Phrase(fold_field_, [(offset, sorted(e.folded)) for offset, e in placed], slop=slop, boost=weight)
 
 
 def _distance(a: str, b: str) -> int:

@@ -50,7 +50,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SEP = "\x1f"
 KIND_PASSAGE = "passage"
@@ -217,7 +217,8 @@ def _postings(
     stem = stem_term(get_language(lang))
     exact: list[tuple[str, int, int, int]] = []
     folded: list[tuple[str, int, int, int]] = []
-    for pos, token in enumerate(tokens):
+    for token in tokens:
+        pos = token.position
         start, end = (token.start, token.end) if chars else (0, 0)
         seen = set()
         for term in token.terms:

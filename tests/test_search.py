@@ -8,6 +8,8 @@ import textwrap
 import pytest
 from conftest import CORPUS, SEED_ID, doc, words
 
+from searchlib.schema import SCHEMA_VERSION
+
 from searchlib import (
     Document,
     IndexLockedError,
@@ -113,6 +115,33 @@ def test_search_phrase_marks_the_phrase_and_its_function_words(seed_index):
 
 def test_search_phrase_words_out_of_order_do_not_match(seed_index):
     assert seed_index.search('"Palerme Convention"').total == 0
+
+
+def test_search_phrase_gap_is_any_word_whatever_the_function_word_was(empty_index):
+    # "de" is a function word in most passages, and a content word in a few
+    # (the lexicon then knows a lemma for it): a phrase must find both kinds.
+    empty_index.add(
+        [
+            doc("a", "La Convention de Palerme protège les victimes de la traite."),
+            doc("b", "Il a mis en place un plan pour la coupe du monde."),
+            doc("c", "La convention a été signée à Palerme."),
+        ]
+    )
+    for query, expected in [('"Convention de Palerme"', "a"), ('"victimes de la traite"', "a"),
+                            ('"mis en place"', "b"), ('"coupe du monde"', "b")]:
+        assert [h.doc_id for h in empty_index.search(query).hits] == [expected], query
+    assert words(empty_index.search('"coupe du monde"').hits[0]) == ["coupe", "du", "monde"]
+
+
+@pytest.mark.parametrize("query", ['"fin à l’impunité"', "\"fin à l'impunité\"", '"mettre fin à l’impunité"'])
+def test_search_phrase_counts_an_elision_as_a_word(seed_index, query):
+    # spaCy makes "l’" a word of its own: the phrase counts it too, so
+    # "impunité" is three words after "fin", not two.
+    results = seed_index.search(query)
+    assert results.total == 2  # the heading "Mettre fin à l’impunité" and passage 13
+    for hit in results.hits:
+        assert words(hit)[-3:] == ["fin", "à", "impunité"]  # the elided "l’" is never marked
+    assert seed_index.search('"fin l’impunité"').total == 0
 
 
 def test_search_not_excludes_passages(seed_index):
@@ -227,7 +256,7 @@ def test_search_entities_facets(seed_index):
 
 def test_search_info(seed_index):
     info = seed_index.info()
-    assert (info.documents, info.languages, info.schema_version) == (1, {"fr": info.passages}, 1)
+    assert (info.documents, info.languages, info.schema_version) == (1, {"fr": info.passages}, SCHEMA_VERSION)
     assert info.passages == 24
 
 

@@ -1,0 +1,144 @@
+"""Phrase queries over word positions, where a function word is a gap.
+
+Positions count every word of a passage, function words included (see
+:attr:`searchlib.analysis.Token.position`), but only content words are
+indexed. So ``"Convention de Palerme"`` is two indexed words two positions
+apart, whatever "de" was in each passage: each word of the query that can be
+a function word is a gap that any word fills, as a stop word is in Lucene's
+phrase queries. A word typed in the phrase is thus never required at a
+position where the index could not have recorded it.
+
+Slots are the phrase's indexed words, each with its offset from the first
+one and the terms that stand for it. With ``slop`` 1 each slot must be at
+exactly its offset from the one before; a larger ``slop`` allows up to
+``slop - 1`` more words in between, in order, as Whoosh's phrases do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
+
+from whoosh import matching
+from whoosh import query as wq
+from whoosh.query.spans import Span, SpanQuery, SpanWrappingMatcher
+from whoosh.util import make_binary_tree
+
+Slots = tuple[tuple[int, tuple[str, ...]], ...]
+
+
+def chains(positions: Sequence[Collection[int]], offsets: Sequence[int], slop: int) -> Iterator[list[int]]:
+    """Every way the slots occur in order: one position per slot, ascending by the first.
+
+    ``positions[k]`` are the positions where slot ``k`` occurs, ``offsets[k]``
+    its offset in the phrase.
+
+    >>> list(chains([{3, 9}, {5}, {6}], [0, 2, 3], 1))
+    [[3, 5, 6]]
+    """
+    if not positions or not all(positions):
+        return
+    later = [set(p) for p in positions[1:]]
+    extra = max(slop, 1) - 1
+    for first in sorted(positions[0]):
+        # Every partial chain that can still be extended, as (positions so far).
+        partial = [[first]]
+        for k, at in enumerate(later, start=1):
+            gap = offsets[k] - offsets[k - 1]
+            partial = [chain + [q] for chain in partial for q in range(chain[-1] + gap, chain[-1] + gap + extra + 1) if q in at]
+            if not partial:
+                break
+        yield from partial
+
+
+class Phrase(wq.Query):
+    """Match the slots' terms at their offsets (within ``slop``) in ``fieldname``.
+
+    Scored like Whoosh's phrases: the sum of the slots' term scores.
+    """
+
+    def __init__(self, fieldname: str, slots: Sequence[tuple[int, Sequence[str]]], *, slop: int = 1, boost: float = 1.0) -> None:
+        base = slots[0][0] if slots else 0
+        self.fieldname = fieldname
+        self.slots: Slots = tuple((offset - base, tuple(sorted(terms))) for offset, terms in slots)
+        self.slop = slop
+        self.boost = boost
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Phrase)
+            and (self.fieldname, self.slots, self.slop, self.boost) == (other.fieldname, other.slots, other.slop, other.boost)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.fieldname, self.slots, self.slop, self.boost))
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.fieldname!r}, {self.slots!r}, slop={self.slop}, boost={self.boost:g})"
+
+    def __str__(self) -> str:
+        return f"{self.fieldname}:\"{' '.join('|'.join(terms) for _, terms in self.slots)}\""
+
+    def has_terms(self) -> bool:
+        return True
+
+    def terms(self, phrases: bool = True) -> Iterator[tuple[str, str]]:
+        if phrases:
+            for _, terms in self.slots:
+                for term in terms:
+                    yield self.fieldname, term
+
+    def normalize(self) -> wq.Query:
+        return self if self.slots else wq.NullQuery
+
+    def _and_query(self) -> wq.Query:
+        return wq.And([wq.Or([wq.Term(self.fieldname, t) for t in terms]) for _, terms in self.slots])
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return self._and_query().estimate_size(ixreader)
+
+    def estimate_min_size(self, ixreader: Any) -> int:
+        return self._and_query().estimate_min_size(ixreader)
+
+    def matcher(self, searcher: Any, context: Any = None) -> matching.Matcher:
+        context = SpanQuery._span_context(context)
+        reader = searcher.reader()
+        matchers = []
+        for _, terms in self.slots:
+            present = [wq.Term(self.fieldname, t) for t in terms if (self.fieldname, t) in reader]
+            if not present:
+                return matching.NullMatcher()
+            sub = present[0] if len(present) == 1 else wq.Or(present)
+            matchers.append(sub.matcher(searcher, context))
+        if not matchers:
+            return matching.NullMatcher()
+        found: matching.Matcher = _PhraseMatcher(matchers, [offset for offset, _ in self.slots], self.slop)
+        if self.boost != 1.0:
+            found = matching.WrappingMatcher(found, boost=self.boost)
+        return found
+
+
+class _PhraseMatcher(SpanWrappingMatcher):
+    def __init__(self, matchers: list[Any], offsets: list[int], slop: int) -> None:
+        self.ms = matchers
+        self.offsets = offsets
+        self.slop = slop
+        child = matchers[0] if len(matchers) == 1 else make_binary_tree(matching.IntersectionMatcher, matchers)
+        super().__init__(child)
+
+    def copy(self) -> _PhraseMatcher:
+        return _PhraseMatcher([m.copy() for m in self.ms], self.offsets, self.slop)
+
+    def replace(self, minquality: float = 0) -> Any:
+        # The span check sits on top of the child: never swap it for a bare copy of the child.
+        return self if self.is_active() else matching.NullMatcher()
+
+    def skip_to_quality(self, minquality: float) -> int:
+        # Top-N pruning moves the child; the document it lands on must still hold the phrase.
+        skipped = self.child.skip_to_quality(minquality)
+        self._find_next()
+        return skipped
+
+    def _get_spans(self) -> list[Span]:
+        positions = [[span.start for span in m.spans()] for m in self.ms]
+        return [Span(chain[0], chain[-1]) for chain in chains(positions, self.offsets, self.slop)]
