@@ -195,10 +195,7 @@ def check_syntax(text: str) -> None:
     Whoosh's parser never fails: it drops an unclosed quote, ignores a stray
     parenthesis and searches ``NOT`` as a word. A user deserves to be told.
     """
-    if len(text) > MAX_QUERY_CHARS:
-        raise QuerySyntaxError(
-            f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}. Shorten it"
-        )
+    check_length(text)
     tokens: list[str] = []  # kinds: "(", ")", "OP:<name>", "TERM", "FIELD"
     depth = 0
     i, n = 0, len(text)
@@ -257,6 +254,14 @@ def check_syntax(text: str) -> None:
     _check_operators(tokens)
 
 
+def check_length(text: str) -> None:
+    """Refuse a query over :data:`MAX_QUERY_CHARS`: each word costs lookups in every language."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QuerySyntaxError(
+            f"the query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}. Shorten it"
+        )
+
+
 def _check_operators(tokens: Sequence[str]) -> None:
     def operand_start(k: int) -> bool:
         return k < len(tokens) and (tokens[k] in ("TERM", "(") or tokens[k] == "OP:NOT")
@@ -303,6 +308,7 @@ class QueryCompiler:
     def compile(self, text: str, *, plain: bool = False) -> CompiledQuery:
         """Compile ``text``; with ``plain``, every word is a search word and nothing is syntax."""
         text = normalize_apostrophes(text)
+        check_length(text)
         if plain:
             parsed = wq.Or([wq.Term("text", w.lower()) for w in _WORD_RE.findall(text)])
         else:
@@ -630,17 +636,25 @@ class QueryCompiler:
         return entries if counts else [(surface, lemma) for surface, lemma, _ in entries]
 
     def _known(self, word: str) -> bool:
-        """Whether any language's expansion of ``word`` matches a term of the index."""
+        """Whether ``word`` is no typo: some language's expansion of it matches a term
+        of the index (passages or titles), or some language has it as a function word.
+
+        A function word matches nothing, but "de" is no typo in an index that
+        also holds German, where it is an unknown word.
+        """
         for lang in self.languages:
-            for e in self._expand(word, lang):
+            expansions = self._expand(word, lang)
+            if not expansions:
+                return True
+            code = lang.code
+            for e in expansions:
                 # Stems are left out: "prostitusion" shares the stem of
                 # "prostitution" and finds it, but is still a typo to point out.
-                if any(self._exists(lemma_field(lang.code), t) for t in e.exact) or any(
-                    self._exists(fold_field(lang.code), t) for t in e.folded
+                if any(self._exists(f, t) for f in (lemma_field(code), title_lemma_field(code)) for t in e.exact) or any(
+                    self._exists(f, t) for f in (fold_field(code), title_fold_field(code)) for t in e.folded
                 ):
                     return True
-        # A word made only of function words matches nothing, but is not a typo.
-        return all(not self._expand(word, lang) for lang in self.languages)
+        return False
 
     # -- suggestions -------------------------------------------------------
 

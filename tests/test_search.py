@@ -179,6 +179,22 @@ def test_search_did_you_mean(seed_index, query, suggestion):
     assert seed_index.search(query).suggestion == suggestion
 
 
+def test_search_no_suggestion_for_a_function_word_of_another_language(seed_copy):
+    # With a German document beside the French article, "de" is unknown to
+    # German but a function word in French: no "did you mean" either way.
+    seed_copy.add([doc("de1", "Die Konvention wurde in Palermo unterzeichnet. Sie schützt die Opfer.", lang="de")])
+    for query in ['"Convention de Palerme"', "Convention de Palerme"]:
+        assert seed_copy.search(query).suggestion is None, query
+    assert seed_copy.search("victimmes").suggestion == "victimes"
+    seed_copy.delete(["de1"])
+    assert seed_copy.search('"Convention de Palerme"').suggestion is None
+
+
+def test_search_plain_query_length_is_capped(seed_index):
+    with pytest.raises(QuerySyntaxError, match="the limit is 1,000"):
+        seed_index.search("victimes " * 200, plain=True)
+
+
 def test_search_entity_filters(seed_index):
     by_text = seed_index.search("traite", entity="osce", limit=50)
     assert by_text.total >= 1
