@@ -58,10 +58,6 @@ META_FILE = "searchlib.json"
 LOCK_FILE = "searchlib.lock"
 #: Seconds a writer waits for another writer to finish.
 DEFAULT_WAIT = 5.0
-#: How many candidates (per hit asked for, and at least) are re-ranked with
-#: their document-level score.
-RERANK_FACTOR = 5
-RERANK_MIN = 50
 #: Documents committed together: a crash loses at most the batch in flight.
 #: A batch ends at this many documents or :data:`BATCH_CHARS` characters.
 BATCH_DOCUMENTS = 1_000
@@ -75,9 +71,6 @@ WRITER_LIMIT_MB = 128
 #: there are MERGE_FACTOR of them: every search visits every segment, so fewer
 #: is faster, and each document is rewritten only about log8(index / batch) times.
 MERGE_FACTOR = 8
-#: From this many Whoosh documents on, totals are counted with NumPy (counting.py):
-#: below it, Whoosh counts fast enough, and a cold command need not import NumPy.
-MIN_COUNTED_DOCUMENTS = 20_000
 _FORMAT = "searchlib-index"
 #: What Whoosh raises when an index file is truncated or its bytes are damaged.
 _DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
@@ -391,7 +384,6 @@ class Index:
         # all reads, and renewed when a commit (here or elsewhere) changes the index.
         self._reader: Any = None
         self._reader_lock = threading.RLock()
-        self._match_counter: Any = None
         self._records: tuple[Any, dict[str, int]] | None = None
 
     @property
@@ -721,41 +713,26 @@ class Index:
         limit: int,
         per_doc: bool,
     ) -> tuple[list[tuple[int, float, str]], int]:
-        """The top ``limit`` ``(docnum, score, doc_id)`` (best passage per document with ``per_doc``), and the total."""
+        """The top ``limit`` ``(docnum, score, doc_id)`` (best passage per document with ``per_doc``), and the total.
+
+        Exact: every matching passage is scored in full, document-level
+        evidence included, and ties go to the lower docnum, so the first k
+        hits of any deeper search are the top k. Whoosh's top-N pruning is not
+        used: it skips segments on a bound that its array union
+        underestimates (the maximum of its parts, not their sum), and a
+        document-level bonus added to the first few candidates only would let
+        a passage below them overtake.
+        """
         if not searcher.reader().doc_count_all():
             return [], 0  # nothing committed yet: not even a doc_id column
         column = searcher.reader().column_reader("doc_id")
-        candidates = max(limit * RERANK_FACTOR, RERANK_MIN) if document_terms or per_doc else limit
-        while True:
-            results = searcher.search(query, limit=candidates)
-            found = [(hit.docnum, hit.score or 0.0, column[hit.docnum]) for hit in results]
-            ranked = self._rerank(searcher, found, document_terms, ranking.document_weight)
-            if per_doc:
-                seen: set[str] = set()
-                ranked = [item for item in ranked if not (item[2] in seen or seen.add(item[2]))]
-            if len(ranked) >= limit or results.scored_length() < candidates:
-                break
-            candidates *= 4
-        if per_doc and results.scored_length() < candidates:
-            total = len(ranked)  # every match is among the candidates
-        elif (counter := self._counter(searcher)) is not None:
-            total = counter.count_distinct(searcher, query, "doc_id") if per_doc else counter.count(searcher, query)
-        elif per_doc:
-            total = len({column[docnum] for docnum in results.docs()})
-        else:
-            total = len(results)
-        return ranked[:limit], total
-
-    def _counter(self, searcher: Any) -> Any:
-        """The match counter of the current reader; ``None`` for a small index, where Whoosh counts fast."""
-        reader = searcher.reader()
-        if reader.doc_count_all() < MIN_COUNTED_DOCUMENTS:
-            return None
-        from .counting import Counter
-
-        if self._match_counter is None or self._match_counter.reader is not reader:
-            self._match_counter = Counter(reader)
-        return self._match_counter
+        results = searcher.search(query, limit=None)
+        found = [(hit.docnum, hit.score or 0.0, column[hit.docnum]) for hit in results]
+        ranked = self._rerank(searcher, found, document_terms, ranking.document_weight)
+        if per_doc:
+            seen: set[str] = set()
+            ranked = [item for item in ranked if not (item[2] in seen or seen.add(item[2]))]
+        return ranked[:limit], len(ranked)
 
     def _document_records(self, searcher: Any) -> dict[str, int]:
         """``doc_id → docnum`` of each document's record, kept until the reader changes."""
@@ -773,10 +750,9 @@ class Index:
 
         A passage is ranked by its own words first; among passages that match
         alike, the one whose document is more about the query ranks higher.
-        Only the top candidates are re-ranked, so this reads a few postings.
         """
         if not document_terms or not found:
-            return found
+            return sorted(found, key=_rank_key)
         records = self._document_records(searcher)
         targets = sorted({records[doc_id] for _, _, doc_id in found if doc_id in records})
         totals = dict.fromkeys(targets, 0.0)
@@ -790,7 +766,7 @@ class Index:
         rescored = [
             (docnum, score + weight * totals.get(records.get(doc_id, -1), 0.0), doc_id) for docnum, score, doc_id in found
         ]
-        return sorted(rescored, key=lambda item: -item[1])
+        return sorted(rescored, key=_rank_key)
 
     def _hits(
         self, searcher: Any, ranked: Sequence[tuple[int, float, str]], leaves: Sequence[Any], *, highlight: bool
@@ -1007,6 +983,11 @@ def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]
         if sorted(numbers.get(doc_id, ())) != list(range(count)):
             problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
     return problems
+
+
+def _rank_key(item: tuple[int, float, str]) -> tuple[float, int]:
+    """Best score first; among equal scores, index order, so that ties never depend on the limit."""
+    return (-item[1], item[0])
 
 
 def _folder_size(path: Path) -> int:

@@ -7,7 +7,6 @@ from conftest import doc
 from test_parallel import eltec
 
 from searchlib import create_index
-from searchlib import index as index_module
 from searchlib.counting import Counter
 from searchlib.schema import KIND_DOC
 from searchlib.whoosh_fixes import AndNot
@@ -42,17 +41,6 @@ def test_counting_equals_whoosh_for_every_kind_of_query(counted_index, text):
         assert counter.count(searcher, query) == len(searcher.search(query, limit=1))
         whole = {searcher.stored_fields(n)["doc_id"] for n in searcher.docs_for_query(query)}
         assert counter.count_distinct(searcher, query, "doc_id") == len(whole)
-
-
-def test_counting_in_search_gives_the_same_totals(counted_index, monkeypatch):
-    def totals():
-        return [(counted_index.search(q).total, counted_index.search(q, per_doc=True).total) for q in QUERIES]
-
-    monkeypatch.setattr(index_module, "MIN_COUNTED_DOCUMENTS", 10**9)
-    by_whoosh = totals()
-    monkeypatch.setattr(index_module, "MIN_COUNTED_DOCUMENTS", 0)
-    assert totals() == by_whoosh
-    assert any(total > 100 for total, _ in by_whoosh)
 
 
 def _kind_doc():

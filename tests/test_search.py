@@ -144,6 +144,25 @@ def test_search_phrase_counts_an_elision_as_a_word(seed_index, query):
     assert seed_index.search('"fin l’impunité"').total == 0
 
 
+@pytest.mark.parametrize("per_doc", [False, True])
+def test_search_top_k_does_not_depend_on_the_limit(seed_copy, per_doc):
+    # Several documents, so that document-level evidence reorders passages.
+    seed_copy.add([doc(f"n{i}", text) for i, text in enumerate([
+        "La traite des êtres humains est un crime. Les victimes de la traite sont protégées.",
+        "La convention protège les victimes. La convention a été signée.",
+        "Les poursuites contre les auteurs de traite ont baissé en Europe.",
+    ])])
+    for query in ["victimes de la traite", "convention victimes", "traite Europe poursuites", "êtres humains"]:
+        deep = seed_copy.search(query, limit=1000, per_doc=per_doc, plain=True)
+        assert deep.total >= 2, query
+        for k in (1, 2, 3, 5):
+            top = seed_copy.search(query, limit=k, per_doc=per_doc, plain=True)
+            assert [(h.doc_id, h.passage, h.score) for h in top.hits] == [
+                (h.doc_id, h.passage, h.score) for h in deep.hits[:k]
+            ], (query, k)
+            assert top.total == deep.total
+
+
 def test_search_not_excludes_passages(seed_index):
     results = seed_index.search("traite NOT humains", limit=50)
     assert results.total > 0
