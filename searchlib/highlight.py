@@ -82,7 +82,8 @@ def _occurrences(
     for fieldname, term in terms:
         if (fieldname, term) not in reader:
             continue
-        matcher = searcher.postings(fieldname, term)
+        # The reader's postings, not the searcher's: no scorer to set up.
+        matcher = reader.postings(fieldname, term)
         for docnum in stops(matcher, docnums):
             found[docnum][(fieldname, term)] = matcher.value_as("characters")
     return found

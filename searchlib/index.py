@@ -35,6 +35,7 @@ from whoosh.searching import Searcher
 
 from . import __version__
 from .analysis import content_hash, lone_word_terms
+from .engine import Engine
 from .errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -43,7 +44,7 @@ from .errors import (
     NotAnIndexError,
     SearchlibError,
 )
-from .highlight import find_matches, html_highlight, stops
+from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
 from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_jobs, pieces_of, tasks_of
 from .query import EntityLeaf, QueryCompiler, check_entity_type
@@ -384,7 +385,7 @@ class Index:
         # all reads, and renewed when a commit (here or elsewhere) changes the index.
         self._reader: Any = None
         self._reader_lock = threading.RLock()
-        self._records: tuple[Any, dict[str, int]] | None = None
+        self._engine = Engine()
 
     @property
     def path(self) -> Path:
@@ -715,58 +716,11 @@ class Index:
     ) -> tuple[list[tuple[int, float, str]], int]:
         """The top ``limit`` ``(docnum, score, doc_id)`` (best passage per document with ``per_doc``), and the total.
 
-        Exact: every matching passage is scored in full, document-level
-        evidence included, and ties go to the lower docnum, so the first k
-        hits of any deeper search are the top k. Whoosh's top-N pruning is not
-        used: it skips segments on a bound that its array union
-        underestimates (the maximum of its parts, not their sum), and a
-        document-level bonus added to the first few candidates only would let
-        a passage below them overtake.
+        Exact: see :mod:`searchlib.engine`.
         """
         if not searcher.reader().doc_count_all():
             return [], 0  # nothing committed yet: not even a doc_id column
-        column = searcher.reader().column_reader("doc_id")
-        results = searcher.search(query, limit=None)
-        found = [(hit.docnum, hit.score or 0.0, column[hit.docnum]) for hit in results]
-        ranked = self._rerank(searcher, found, document_terms, ranking.document_weight)
-        if per_doc:
-            seen: set[str] = set()
-            ranked = [item for item in ranked if not (item[2] in seen or seen.add(item[2]))]
-        return ranked[:limit], len(ranked)
-
-    def _document_records(self, searcher: Any) -> dict[str, int]:
-        """``doc_id → docnum`` of each document's record, kept until the reader changes."""
-        reader = searcher.reader()
-        if self._records is None or self._records[0] is not reader:
-            docnums = sorted(searcher.docs_for_query(wq.Term("kind", KIND_DOC)))
-            column = reader.column_reader("doc_id") if docnums else {}
-            self._records = (reader, {column[docnum]: docnum for docnum in docnums})
-        return self._records[1]
-
-    def _rerank(
-        self, searcher: Any, found: list[tuple[int, float, str]], document_terms: Sequence[wq.Query], weight: float
-    ) -> list[tuple[int, float, str]]:
-        """Add each passage's document-level score (its words across the whole document) and re-sort.
-
-        A passage is ranked by its own words first; among passages that match
-        alike, the one whose document is more about the query ranks higher.
-        """
-        if not document_terms or not found:
-            return sorted(found, key=_rank_key)
-        records = self._document_records(searcher)
-        targets = sorted({records[doc_id] for _, _, doc_id in found if doc_id in records})
-        totals = dict.fromkeys(targets, 0.0)
-        context = searcher.context()
-        # Each term's postings are read only at the candidates' document
-        # records: a query restricted to them by a filter costs a matcher per id.
-        for term in document_terms:
-            matcher = term.matcher(searcher, context)
-            for docnum in stops(matcher, targets):
-                totals[docnum] += matcher.score()
-        rescored = [
-            (docnum, score + weight * totals.get(records.get(doc_id, -1), 0.0), doc_id) for docnum, score, doc_id in found
-        ]
-        return sorted(rescored, key=_rank_key)
+        return self._engine.rank(searcher, query, document_terms, ranking.document_weight, limit=limit, per_doc=per_doc)
 
     def _hits(
         self, searcher: Any, ranked: Sequence[tuple[int, float, str]], leaves: Sequence[Any], *, highlight: bool
@@ -983,11 +937,6 @@ def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]
         if sorted(numbers.get(doc_id, ())) != list(range(count)):
             problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
     return problems
-
-
-def _rank_key(item: tuple[int, float, str]) -> tuple[float, int]:
-    """Best score first; among equal scores, index order, so that ties never depend on the limit."""
-    return (-item[1], item[0])
 
 
 def _folder_size(path: Path) -> int:

@@ -95,26 +95,62 @@ class FieldBM25(scoring.WeightingModel):
         return True
 
     def idf(self, searcher: Any, fieldname: str, text: str) -> float:
-        parent = searcher.get_parent()
-        documents = field_documents(parent, fieldname)
-        n = parent.doc_frequency(fieldname, text)
-        return log(1 + (documents - n + 0.5) / (n + 0.5))
+        return self.parameters(searcher.get_parent(), fieldname, text).idf
 
     def scorer(self, searcher: Any, fieldname: str, text: str, qf: int = 1) -> scoring.BaseScorer:
         if not searcher.schema[fieldname].scorable:
             return scoring.WeightScorer.for_(searcher, fieldname, text)
-        b = next((v for prefix, v in self.field_b.items() if fieldname.startswith(prefix)), self.b)
-        k1 = next((v for prefix, v in self.field_k1.items() if fieldname.startswith(prefix)), self.k1)
-        return _Scorer(searcher, fieldname, text, b=b, k1=k1)
+        return _Scorer(searcher, fieldname, text, self.parameters(searcher.get_parent(), fieldname, text))
+
+    def parameters(self, statistics: Any, fieldname: str, text: str | bytes) -> BM25Parameters:
+        """A term's BM25 parameters, from the index-wide ``statistics`` (a reader or a top-level searcher)."""
+        documents = field_documents(statistics, fieldname)
+        n = statistics.doc_frequency(fieldname, text)
+        return BM25Parameters(
+            idf=log(1 + (documents - n + 0.5) / (n + 0.5)),
+            avgfl=statistics.field_length(fieldname) / documents or 1.0,
+            b=next((v for prefix, v in self.field_b.items() if fieldname.startswith(prefix)), self.b),
+            k1=next((v for prefix, v in self.field_k1.items() if fieldname.startswith(prefix)), self.k1),
+        )
+
+
+@dataclass(frozen=True)
+class BM25Parameters:
+    """Everything a term's BM25 score needs besides a document's term frequency and field length."""
+
+    idf: float
+    avgfl: float
+    b: float
+    k1: float
+
+
+def term_parameters(weighting: scoring.WeightingModel, statistics: Any, fieldname: str, text: str | bytes) -> BM25Parameters | None:
+    """How ``weighting`` scores a term: BM25 parameters, or ``None`` when the score is the term's weight.
+
+    ``statistics`` answers ``doc_frequency``, ``field_length`` and
+    ``doc_count_all`` for the whole index, as a reader does. The array engine
+    (:mod:`searchlib.engine`) scores with these, as Whoosh's scorers do one
+    posting at a time.
+    """
+    if not statistics.schema[fieldname].scorable:
+        return None
+    if isinstance(weighting, FieldBM25):
+        return weighting.parameters(statistics, fieldname, text)
+    if isinstance(weighting, scoring.BM25F):
+        # Whoosh's own BM25F, for ablations: its idf and average length count every document.
+        count = statistics.doc_count_all()
+        idf = log(count / (statistics.doc_frequency(fieldname, text) + 1)) + 1
+        b = weighting._field_B.get(fieldname, weighting.B)
+        return BM25Parameters(idf, statistics.field_length(fieldname) / (count or 1) or 1, b, weighting.K1)
+    raise TypeError(f"no array scoring for {type(weighting).__name__}")
 
 
 class _Scorer(scoring.WeightLengthScorer):
-    def __init__(self, searcher: Any, fieldname: str, text: str, *, b: float, k1: float) -> None:
-        parent = searcher.get_parent()
-        self.idf = parent.idf(fieldname, text)
-        self.avgfl = parent.field_length(fieldname) / field_documents(parent, fieldname) or 1.0
-        self.b = b
-        self.k1 = k1
+    def __init__(self, searcher: Any, fieldname: str, text: str, parameters: BM25Parameters) -> None:
+        self.idf = parameters.idf
+        self.avgfl = parameters.avgfl
+        self.b = parameters.b
+        self.k1 = parameters.k1
         self.setup(searcher, fieldname, text)
 
     def _score(self, weight: float, length: int) -> float:

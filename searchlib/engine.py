@@ -1,0 +1,428 @@
+"""Stage 6: a compiled query → every matching passage's score, with arrays; then the top k.
+
+A query compiles into a tree of Whoosh queries (see :mod:`searchlib.query`).
+Whoosh would score it one posting at a time, through a tree of matchers in
+Python. Here the same tree is evaluated one *node* at a time with NumPy, for
+every matching passage at once, and gives the same scores:
+
+* a term's postings are decoded a block at a time into document numbers and
+  term frequencies, and kept per segment (segments never change once written,
+  so the cache outlives commits); its BM25 score is computed for all its
+  postings in one expression, with the field lengths of the segment as an
+  array and the statistics of :func:`searchlib.ranking.term_parameters`;
+* ``Or`` adds its parts' scores where they match, ``DisjunctionMax`` keeps the
+  best, ``And`` adds where all match, ``AndNot``, ``Require`` and ``AndMaybe``
+  filter or add as their matchers do; a boost multiplies;
+* anything else (phrases, prefixes, fuzzy terms, ``NOT`` alone) is left to
+  Whoosh's own matcher for that node, walked to the end.
+
+Scoring every match is what makes the top k exact: the document-level
+evidence of each passage is added before ranking, and ties go to index order,
+so the first k hits of any deeper search are the top k. Deleted documents are
+left out, as Whoosh's matchers leave them out.
+
+The caches are shared by every thread that searches one :class:`Engine`;
+their bookkeeping is guarded by a lock, and their arrays are never written
+once made.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.query.compound import DefaultOr, PreloadedOr, SplitOr
+from whoosh.util.numeric import _length_byte_cache
+
+from . import whoosh_fixes
+from .ranking import BM25Parameters, term_parameters
+
+#: Bytes of decoded postings and columns kept per engine (least recently used go first).
+CACHE_BYTES = 256 * 1024 * 1024
+
+_IDS = np.int64
+_EMPTY_IDS = np.empty(0, dtype=_IDS)
+_EMPTY_SCORES = np.empty(0, dtype=np.float64)
+_LENGTHS = np.array(_length_byte_cache, dtype=np.float64)
+# Exact classes, not isinstance(): a subclass may mean something else
+# (Sequence, for one, is a compound query of positions).
+_UNION = {wq.Or, DefaultOr, SplitOr, PreloadedOr}
+_MAX = {whoosh_fixes.DisjunctionMax}
+_REQUIRE = {wq.Require, whoosh_fixes.Require}
+_AND_NOT = {wq.AndNot, whoosh_fixes.AndNot}
+
+Scored = tuple[np.ndarray, np.ndarray]  # sorted segment docnums, and their scores
+Ranked = tuple[int, float, str]  # (docnum, score, doc_id)
+
+
+class _Statistics:
+    """A reader's index-wide counts, looked up once: Whoosh reads each from every segment's term table."""
+
+    def __init__(self, reader: Any) -> None:
+        self.schema = reader.schema
+        self._reader = reader
+        self._frequencies: dict[tuple[str, Any], int] = {}
+        self._lengths: dict[str, int] = {}
+        self._count = reader.doc_count_all()
+
+    def doc_frequency(self, fieldname: str, text: Any) -> int:
+        key = (fieldname, text)
+        found = self._frequencies.get(key)
+        if found is None:
+            found = self._frequencies[key] = self._reader.doc_frequency(fieldname, text)
+        return found
+
+    def field_length(self, fieldname: str) -> int:
+        found = self._lengths.get(fieldname)
+        if found is None:
+            found = self._lengths[fieldname] = self._reader.field_length(fieldname)
+        return found
+
+    def doc_count_all(self) -> int:
+        return self._count
+
+
+@dataclass
+class _Run:
+    """One ranking: the weighting, the reader's counts, and each term's parameters once."""
+
+    weighting: Any
+    statistics: _Statistics
+    parameters: dict[tuple[str, bytes], BM25Parameters | None]
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One segment of the reader being searched, as the engine sees it."""
+
+    searcher: Any
+    reader: Any
+    offset: int
+    size: int
+    #: Where the segment's cached arrays live: its id, unique in the index.
+    key: str
+    #: Deleted documents, as a mask over the segment's docnums (None: none).
+    deleted: np.ndarray | None
+
+
+class Engine:
+    """Scores queries on the readers of one index, keeping decoded postings between searches."""
+
+    def __init__(self, *, cache_bytes: int = CACHE_BYTES) -> None:
+        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._cache_bytes = cache_bytes
+        self._bytes = 0
+        self._lock = threading.Lock()
+        # doc_id → ordinal, shared by all segments, so that a passage finds
+        # its document's record wherever it is.
+        self._ordinals: dict[str, int] = {}
+        self._doc_ids: list[str] = []
+        self._statistics: weakref.WeakKeyDictionary[Any, _Statistics] = weakref.WeakKeyDictionary()
+
+    # -- ranking -------------------------------------------------------------
+
+    def rank(
+        self,
+        searcher: Any,
+        query: wq.Query,
+        document_terms: Sequence[wq.Query],
+        document_weight: float,
+        *,
+        limit: int,
+        per_doc: bool,
+    ) -> tuple[list[Ranked], int]:
+        """The top ``limit`` passages (best per document with ``per_doc``), and how many match.
+
+        A passage's score is its own, plus ``document_weight`` times its
+        document's: the sum of ``document_terms`` scored on the document's
+        record. Ties go to the lower docnum.
+        """
+        segments = self._segments(searcher)
+        run = _Run(searcher.weighting, self._statistics_of(searcher.reader()), {})
+        found = [(segment, *self._eval(query, segment, run)) for segment in segments]
+        keys = [self._keys(segment)[ids] for segment, ids, _ in found]
+        if document_terms and document_weight:
+            totals = np.zeros(len(self._doc_ids))
+            for segment in segments:
+                for term in document_terms:
+                    ids, scores = self._eval(term, segment, run)
+                    np.add.at(totals, self._keys(segment)[ids], scores)
+            scores = [s + document_weight * totals[k] for (_, _, s), k in zip(found, keys)]
+        else:
+            scores = [s for _, _, s in found]
+        docnums = np.concatenate([segment.offset + ids for segment, ids, _ in found] or [_EMPTY_IDS])
+        score = np.concatenate(scores or [_EMPTY_SCORES])
+        key = np.concatenate(keys or [_EMPTY_IDS])
+        if per_doc and len(docnums):
+            # Best passage of each document: by score, then index order.
+            order = np.lexsort((docnums, -score, key))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = key[order][1:] != key[order][:-1]
+            best = order[first]
+            docnums, score, key = docnums[best], score[best], key[best]
+        top = _top(score, docnums, limit)
+        return [(int(docnums[i]), float(score[i]), self._doc_ids[key[i]]) for i in top], len(docnums)
+
+    # -- the query tree --------------------------------------------------------
+
+    def _eval(self, q: wq.Query, segment: _Segment, run: _Run) -> Scored:
+        kind = type(q)
+        if q is wq.NullQuery or kind is type(wq.NullQuery):
+            return _EMPTY_IDS, _EMPTY_SCORES
+        if kind is wq.Term:
+            ids, scores = self._term(q, segment, run)
+        elif kind in _UNION and not (q.minmatch or q.scale):
+            ids, scores = _union([self._eval(s, segment, run) for s in q.subqueries], segment.size, np.add)
+        elif kind in _MAX:
+            ids, scores = _union([self._eval(s, segment, run) for s in q.subqueries], segment.size, np.maximum)
+        elif kind is wq.And:
+            ids, scores = _intersection([self._eval(s, segment, run) for s in q.subqueries])
+        elif kind in _AND_NOT:
+            ids, scores = self._eval(q.a, segment, run)
+            excluded, _ = self._eval(q.b, segment, run)
+            keep = ~np.isin(ids, excluded, assume_unique=True)
+            return ids[keep], scores[keep]
+        elif kind in _REQUIRE:
+            ids, scores = self._eval(q.a, segment, run)
+            required, _ = self._eval(q.b, segment, run)
+            keep = np.isin(ids, required, assume_unique=True)
+            return ids[keep], scores[keep]
+        elif kind is wq.AndMaybe:
+            ids, scores = self._eval(q.a, segment, run)
+            extra_ids, extra = self._eval(q.b, segment, run)
+            at = np.searchsorted(extra_ids, ids)
+            hit = at < len(extra_ids)
+            hit[hit] = extra_ids[at[hit]] == ids[hit]
+            scores = scores.copy()
+            scores[hit] += extra[at[hit]]
+            return ids, scores
+        else:
+            return _walk(q, segment)
+        boost = getattr(q, "boost", 1.0)
+        return ids, (scores * boost if boost != 1.0 else scores)
+
+    def _term(self, q: wq.Term, segment: _Segment, run: _Run) -> Scored:
+        reader = segment.reader
+        field = reader.schema[q.fieldname] if q.fieldname in reader.schema else None
+        if field is None:
+            return _EMPTY_IDS, _EMPTY_SCORES
+        try:
+            text = field.to_bytes(q.text)
+        except ValueError:
+            return _EMPTY_IDS, _EMPTY_SCORES
+        if (q.fieldname, text) not in reader:
+            return _EMPTY_IDS, _EMPTY_SCORES
+        ids, weights = self._cached(("postings", segment.key, q.fieldname, text), lambda: _postings(reader, q.fieldname, text))
+        if segment.deleted is not None:
+            live = ~segment.deleted[ids]
+            ids, weights = ids[live], weights[live]
+        key = (q.fieldname, text)
+        if key not in run.parameters:
+            run.parameters[key] = term_parameters(run.weighting, run.statistics, q.fieldname, text)
+        parameters = run.parameters[key]
+        if parameters is None:
+            return ids, weights.astype(np.float64)
+        lengths = self._cached(("lengths", segment.key, q.fieldname), lambda: _field_lengths(reader, q.fieldname))[ids]
+        p = parameters
+        # Whoosh's bm25(), term for term, so that the scores are the same.
+        scores = p.idf * ((weights * (p.k1 + 1)) / (weights + p.k1 * ((1 - p.b) + p.b * lengths / p.avgfl)))
+        return ids, scores
+
+    # -- segments and caches ----------------------------------------------------
+
+    def _statistics_of(self, reader: Any) -> _Statistics:
+        with self._lock:
+            found = self._statistics.get(reader)
+            if found is None:
+                found = self._statistics[reader] = _Statistics(reader)
+            return found
+
+    def _segments(self, searcher: Any) -> list[_Segment]:
+        segments = []
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            size = reader.doc_count_all()
+            if not size:
+                continue
+            key = reader.segment().segment_id() if reader.segment() is not None else f"reader-{id(reader)}"
+            deleted = None
+            if reader.has_deletions():
+                deleted = np.zeros(size, dtype=bool)
+                deleted[np.fromiter(reader.deleted_docs_set, dtype=_IDS)] = True
+            segments.append(_Segment(sub, reader, offset, size, key, deleted))
+        return segments
+
+    def _keys(self, segment: _Segment) -> np.ndarray:
+        """Each docnum's document ordinal: the same for a document's passages and record."""
+
+        def make() -> np.ndarray:
+            values = segment.reader.column_reader("doc_id")
+            with self._lock:
+                ordinals, ids = self._ordinals, self._doc_ids
+                keys = np.empty(segment.size, dtype=_IDS)
+                for n in range(segment.size):
+                    value = values[n]
+                    ordinal = ordinals.get(value)
+                    if ordinal is None:
+                        ordinal = ordinals[value] = len(ids)
+                        ids.append(value)
+                    keys[n] = ordinal
+            return keys
+
+        return self._cached(("keys", segment.key), make)
+
+    def _cached(self, key: tuple[Any, ...], make: Any) -> Any:
+        with self._lock:
+            value = self._cache.get(key)
+            if value is not None:
+                self._cache.move_to_end(key)
+                return value
+        # Made outside the lock: two threads may both make it, and one wins.
+        value = make()
+        size = sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = value
+                self._bytes += size
+                while self._bytes > self._cache_bytes and len(self._cache) > 1:
+                    _, old = self._cache.popitem(last=False)
+                    self._bytes -= sum(a.nbytes for a in old) if isinstance(old, tuple) else old.nbytes
+        return value
+
+
+def _postings(reader: Any, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """A term's segment docnums (deleted ones included) and weights, decoded a block at a time."""
+    matcher = reader.postings(fieldname, text)
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child  # deletions are the caller's: the cache outlives them
+    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
+        ids, weights = [], []
+        while True:
+            matcher._read_data()
+            # A block's ids are stored as deltas from the one before.
+            ids.append(np.cumsum(np.asarray(matcher._data[0], dtype=_IDS)))
+            stored = matcher._data[1]
+            if stored is None or isinstance(stored, float):
+                weights.append(np.full(matcher._blocklength, 1.0 if stored is None else stored, dtype=np.float64))
+            else:
+                weights.append(np.asarray(stored, dtype=np.float64))
+            if matcher._lastblock:
+                break
+            matcher._goto(matcher._nextoffset)
+        return np.concatenate(ids), np.concatenate(weights)
+    found, found_weights = [], []
+    while matcher.is_active():
+        found.append(matcher.id())
+        found_weights.append(matcher.weight())
+        matcher.next()
+    return np.asarray(found, dtype=_IDS), np.asarray(found_weights, dtype=np.float64)
+
+
+def _field_lengths(reader: Any, fieldname: str) -> np.ndarray:
+    """Each document's length in ``fieldname``, as Whoosh stores it (one byte, decoded)."""
+    perdoc = reader._perdoc
+    column = _lenfield(fieldname)
+    if not perdoc.has_column(column):
+        return np.zeros(reader.doc_count_all())
+    encoded = np.asarray(perdoc.column_reader(column, LENGTHS_COLUMN).load(), dtype=np.uint8)
+    return _LENGTHS[encoded]
+
+
+def _walk(q: wq.Query, segment: _Segment) -> Scored:
+    """Whoosh's own matcher for ``q``, walked to the end: its matches and scores."""
+    matcher = q.matcher(segment.searcher, segment.searcher.context())
+    ids, scores = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        scores.append(matcher.score())
+        matcher.next()
+    return np.asarray(ids, dtype=_IDS), np.asarray(scores, dtype=np.float64)
+
+
+def _union(parts: list[Scored], size: int, combine: Any) -> Scored:
+    """The documents any part matches; ``combine`` (add, maximum) their scores."""
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return _EMPTY_IDS, _EMPTY_SCORES
+    if len(parts) == 1:
+        return parts[0]
+    if combine is np.add:
+        total = np.zeros(size)
+    else:
+        total = np.full(size, -np.inf)
+    matched = np.zeros(size, dtype=bool)
+    for ids, scores in parts:
+        # A part's ids are unique: fancy indexing adds each score once.
+        total[ids] = combine(total[ids], scores)
+        matched[ids] = True
+    ids = np.flatnonzero(matched)
+    return ids, total[ids]
+
+
+def _intersection(parts: list[Scored]) -> Scored:
+    """The documents every part matches, with the sum of their scores."""
+    ids, scores = parts[0]
+    for other_ids, other_scores in parts[1:]:
+        ids, here, there = np.intersect1d(ids, other_ids, assume_unique=True, return_indices=True)
+        scores = scores[here] + other_scores[there]
+    return ids, scores
+
+
+def _top(score: np.ndarray, docnums: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of the ``limit`` best scores, best first, ties in docnum order."""
+    if len(score) > limit:
+        # Every score tied with the k-th stays a candidate, so that the
+        # tie-break, not argpartition's choice, decides between them.
+        kth = np.partition(score, len(score) - limit)[len(score) - limit]
+        candidates = np.flatnonzero(score >= kth)
+    else:
+        candidates = np.arange(len(score))
+    order = np.lexsort((docnums[candidates], -score[candidates]))
+    return candidates[order[:limit]]
+
+
+def reference_rank(
+    searcher: Any,
+    query: wq.Query,
+    document_terms: Sequence[wq.Query],
+    document_weight: float,
+    *,
+    limit: int,
+    per_doc: bool,
+) -> tuple[list[Ranked], int]:
+    """:meth:`Engine.rank` computed by Whoosh's matchers, one posting at a time.
+
+    The specification the engine is tested against (``tests/test_engine.py``):
+    slow, and without Whoosh's top-N pruning, whose array union bounds a sum
+    by the maximum of its parts and so drops segments that hold top hits.
+    """
+    from .highlight import stops
+    from .schema import KIND_DOC
+
+    reader = searcher.reader()
+    if not reader.doc_count_all():
+        return [], 0
+    column = reader.column_reader("doc_id")
+    found = [(hit.docnum, hit.score or 0.0, column[hit.docnum]) for hit in searcher.search(query, limit=None)]
+    if document_terms and document_weight:
+        records = {column[n]: n for n in sorted(searcher.docs_for_query(wq.Term("kind", KIND_DOC)))}
+        targets = sorted({records[doc_id] for _, _, doc_id in found if doc_id in records})
+        totals = dict.fromkeys(targets, 0.0)
+        for term in document_terms:
+            matcher = term.matcher(searcher, searcher.context())
+            for docnum in stops(matcher, targets):
+                totals[docnum] += matcher.score()
+        found = [(n, score + document_weight * totals.get(records.get(doc_id, -1), 0.0), doc_id) for n, score, doc_id in found]
+    ranked = sorted(found, key=lambda item: (-item[1], item[0]))
+    if per_doc:
+        seen: set[str] = set()
+        ranked = [item for item in ranked if not (item[2] in seen or seen.add(item[2]))]
+    return ranked[:limit], len(ranked)

@@ -1,0 +1,89 @@
+"""The array engine ranks exactly as Whoosh's matchers do, one posting at a time.
+
+``searchlib.engine.reference_rank`` scores the same compiled query through
+Whoosh's own matchers, without pruning: the specification. Every query kind,
+several segments, deleted documents, both modes, and both weightings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from conftest import CORPUS, doc, shared
+from test_parallel import eltec
+
+from searchlib import create_index
+from searchlib.engine import reference_rank
+from searchlib.ranking import DEFAULT
+
+QUERIES = [
+    "maison", "jeune fille", '"jeune fille"', '"la jeune fille"', "amour~", "prince*", "ch?teau", "Paris",
+    "entity:Paris", "type:PER", "maison NOT porte", "NOT maison", "maison AND (porte OR fenêtre)", "title:roman",
+    "lang:fr", "inconnuxyz", "de la", "été", "maison ANDMAYBE porte", "traite des êtres humains", "victimes",
+    '"Convention de Palerme"', "le la les", "Quel est le nom de la capitale de la France ?",
+]
+
+
+@pytest.fixture(scope="module")
+def engine_index(tmp_path_factory):
+    """Several segments (small batches), deleted documents (re-indexed ones), two languages, the article."""
+    index = create_index(tmp_path_factory.mktemp("engine") / "index")
+    novels = eltec(40)
+    index.add(novels, jobs=1, batch_size=10)
+    index.add([doc(d.id, d.text + "\n\nUne maison de plus.", title=d.title) for d in novels[:20:3]], jobs=1)
+    index.add([CORPUS], jobs=1)
+    ntrex = shared("ntrex128/corpus.jsonl")
+    german = [json.loads(line) for line in ntrex.read_text(encoding="utf-8").splitlines()]
+    index.add([doc(d["id"], d["text"], lang="de") for d in german if d["lang"] == "de"][:10], jobs=1)
+    return index
+
+
+def _both(index, query, *, plain, per_doc, limit, ranking):
+    engine = index.search(query, plain=plain, per_doc=per_doc, limit=limit, highlight=False, ranking=ranking)
+    original = index._rank
+
+    def whoosh_rank(searcher, q, document_terms, ranking, *, limit, per_doc):
+        return reference_rank(searcher, q, document_terms, ranking.document_weight, limit=limit, per_doc=per_doc)
+
+    index._rank = whoosh_rank
+    try:
+        reference = index.search(query, plain=plain, per_doc=per_doc, limit=limit, highlight=False, ranking=ranking)
+    finally:
+        index._rank = original
+    return engine, reference
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ranking", [DEFAULT, replace(DEFAULT, field_statistics=False), replace(DEFAULT, document_weight=0.0)],
+                         ids=["default", "whoosh-bm25f", "no-document-level"])
+@pytest.mark.parametrize("per_doc", [False, True])
+def test_engine_ranks_as_whoosh_matchers_do(engine_index, per_doc, ranking):
+    assert len(engine_index._ix.reader().leaf_readers()) > 1 and engine_index._ix.reader().has_deletions()
+    compared = 0
+    for query in QUERIES:
+        for plain in (False, True):
+            if plain and not query.replace(" ", "").isalpha():
+                continue
+            engine, reference = _both(engine_index, query, plain=plain, per_doc=per_doc, limit=50, ranking=ranking)
+            assert engine.total == reference.total, query
+            assert [(h.doc_id, h.passage) for h in engine.hits] == [(h.doc_id, h.passage) for h in reference.hits], query
+            assert [h.score for h in engine.hits] == pytest.approx([h.score for h in reference.hits], rel=1e-9, abs=1e-4)
+            compared += bool(engine.total)
+    assert compared >= 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("filters", [{}, {"entity": "Paris"}, {"entity_type": "PER"}, {"lang": "de"}])
+def test_engine_filters_rank_as_whoosh_matchers_do(engine_index, filters):
+    for query in ["maison", "Paris", "jeune fille", "Regierung", "traite"]:
+        engine = engine_index.search(query, limit=30, highlight=False, **filters)
+        original = engine_index._rank
+        engine_index._rank = lambda s, q, dt, r, *, limit, per_doc: reference_rank(s, q, dt, r.document_weight, limit=limit, per_doc=per_doc)
+        try:
+            reference = engine_index.search(query, limit=30, highlight=False, **filters)
+        finally:
+            engine_index._rank = original
+        assert engine.total == reference.total, (query, filters)
+        assert [(h.doc_id, h.passage) for h in engine.hits] == [(h.doc_id, h.passage) for h in reference.hits], (query, filters)
