@@ -36,26 +36,40 @@ def bm25_reference(data: Dataset, *, lang: str = "fr") -> tuple[dict[str, float]
 
 def bm25_run(data: Dataset, *, lang: str = "fr") -> tuple[dict[str, dict[str, int]], dict[str, list[tuple[str, float]]], list[float]]:
     """The reference's judgments (restricted to ``lang``), ranking per query, and query times."""
-    import bm25s
-    import Stemmer
-
     docs = [d for d in data.documents() if not d.lang or d.lang == lang]
-    stemmer = Stemmer.Stemmer(SNOWBALL[lang])
-    tokens = bm25s.tokenize([f"{d.title} {d.text}" for d in docs], stopwords=lang, stemmer=stemmer, show_progress=False)
-    retriever = bm25s.BM25(k1=1.2, b=0.75)
-    retriever.index(tokens, show_progress=False)
     ids = {d.id for d in docs}
     queries = [q for q in data.queries if q.id in data.qrels and (q.lang or lang) == lang]
     qrels = {q.id: {d: r for d, r in data.qrels[q.id].items() if d in ids} for q in queries}
     queries = [q for q in queries if any(qrels[q.id].values())]
-    run, times = {}, []
-    for q in queries:
-        started = time.perf_counter()
-        qtokens = bm25s.tokenize([q.text], stopwords=lang, stemmer=stemmer, show_progress=False)
-        found, scores = retriever.retrieve(qtokens, k=min(100, len(docs)), show_progress=False)
-        times.append(time.perf_counter() - started)
-        run[q.id] = [(docs[i].id, float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
+    run, times = BM25(docs, lang=lang).run([(q.id, q.text) for q in queries])
     return {q.id: qrels[q.id] for q in queries}, run, times
+
+
+class BM25:
+    """bm25s over ``docs`` (title + text), k1=1.2, b=0.75, ``lang``'s stop list, and its Snowball stemmer unless ``stem=False``."""
+
+    def __init__(self, docs: list, *, lang: str = "fr", stem: bool = True) -> None:
+        import bm25s
+        import Stemmer
+
+        self._bm25s = bm25s
+        self.docs = docs
+        self.lang = lang
+        self.stemmer = Stemmer.Stemmer(SNOWBALL[lang]) if stem else None
+        tokens = bm25s.tokenize([f"{d.title} {d.text}" for d in docs], stopwords=lang, stemmer=self.stemmer, show_progress=False)
+        self.retriever = bm25s.BM25(k1=1.2, b=0.75)
+        self.retriever.index(tokens, show_progress=False)
+
+    def run(self, queries: list[tuple[str, str]], *, depth: int = 100) -> tuple[dict[str, list[tuple[str, float]]], list[float]]:
+        """``(query id, text)`` → ranking of each query (documents scoring above 0, at most ``depth``), and query times."""
+        run, times = {}, []
+        for qid, text in queries:
+            started = time.perf_counter()
+            qtokens = self._bm25s.tokenize([text], stopwords=self.lang, stemmer=self.stemmer, show_progress=False)
+            found, scores = self.retriever.retrieve(qtokens, k=min(depth, len(self.docs)), show_progress=False)
+            times.append(time.perf_counter() - started)
+            run[qid] = [(self.docs[i].id, float(s)) for i, s in zip(found[0], scores[0]) if s > 0]
+        return run, times
 
 
 def per_query_ndcg(qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
