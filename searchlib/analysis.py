@@ -225,11 +225,6 @@ def _merge(parts: list[tuple[bool, AnalyzedDocument]]) -> AnalyzedDocument:
     )
 
 
-def lone_word_terms(language: Language, word: str) -> tuple[str, ...] | None:
-    """:meth:`Analyzer.word_terms` with the process's analyzer of ``language``."""
-    return analyzer_for(language).word_terms(word)
-
-
 def _title_in_text(document: Document, text: str) -> bool:
     """Whether the document's title is its text's first line (as in a .txt or .md file)."""
     title = normalize_apostrophes(document.title.strip())
@@ -363,8 +358,7 @@ class Analyzer:
         """The terms a spaCy token is indexed under; ``None`` for a function word.
 
         This is the one place that decides what a word becomes in the index.
-        Query analysis reaches the same terms through the index's lexicon, or,
-        for a word the index has never seen, by calling this on a lone word.
+        Query analysis reaches the same terms through the index's lexicon.
         """
         surface = normalize_term(token.text)
         if self.language.lemmatizer == TRAINED:
@@ -381,32 +375,6 @@ class Analyzer:
         if verb and verb != lemma:
             return (lemma, verb)
         return (lemma,)
-
-    def word_terms(self, word: str) -> tuple[str, ...] | None:
-        """Candidate terms for a lone query word the index has never seen.
-
-        A lone word has no context, so its tag is a guess ("chaude" alone comes
-        out a noun). The terms it would get in context come first, then the
-        lemmas the lemmatizer gives it as a noun, adjective or verb; the query
-        side keeps those the index holds. ``None`` means a function word.
-        """
-        doc = self.nlp(normalize_apostrophes(word))
-        terms: list[str] = []
-        for token in doc:
-            found = self.token_terms(token)
-            if found is None:
-                continue
-            terms.extend(found)
-            if self.language.lemmatizer != TRAINED:
-                continue
-            lemmatizer = self.nlp.get_pipe("lemmatizer")
-            tagged = token.pos_
-            for pos in ("NOUN", "ADJ", "VERB"):
-                token.pos_ = pos
-                terms.extend(normalize_term(lemma) for lemma in lemmatizer.rule_lemmatize(token))
-                terms.extend(self.token_terms(token) or ())
-            token.pos_ = tagged
-        return tuple(dict.fromkeys(t for t in terms if has_word_char(t))) or None
 
     # -- documents ---------------------------------------------------------
 

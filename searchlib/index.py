@@ -34,7 +34,7 @@ from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
 from . import __version__
-from .analysis import content_hash, lone_word_terms
+from .analysis import content_hash
 from .engine import Engine
 from .errors import (
     IndexCorruptError,
@@ -671,7 +671,7 @@ class Index:
         with self._reading(weighting=ranking.weighting()) as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
-            compiler = QueryCompiler(reader, languages, lone_word_terms, ranking)
+            compiler = QueryCompiler(reader, languages, ranking)
             compiled = compiler.compile(query, plain=plain)
             filters: list[wq.Query] = []
             label = check_entity_type(entity_type) if entity_type else None

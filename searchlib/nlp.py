@@ -119,3 +119,37 @@ def stem_term(language: Language) -> Callable[[str], str] | None:
         return "~" + stem(folded)
 
     return term
+
+
+@functools.cache
+def _lemma_rules(code: str) -> dict[str, list[tuple[str, str]]]:
+    """The suffix rules of ``code``'s lemmatizer, bundled in ``lemma_rules/`` (empty if none)."""
+    import json
+    from importlib import resources
+
+    path = resources.files(__package__) / "lemma_rules" / f"{code}.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {pos: [(old, new) for old, new in rules] for pos, rules in data["rules"].items()}
+
+
+def unseen_word_terms(language: Language, word: str) -> tuple[str, ...]:
+    """Candidate index terms for a query word that no document holds, without loading spaCy.
+
+    Loading a pipeline takes seconds, and a query word has no context to tag
+    it by anyway. So a word of a TRAINED language gets the lemmas its
+    lemmatizer's suffix rules give it as a noun, an adjective or a verb
+    ("exploitées" → "exploiter"), beside itself; a LOOKUP language's word its
+    stem, as its lemma would be stemmed. The caller keeps the candidates the
+    index holds: the index's own lemmas serve as the lemmatizer's word list.
+    """
+    word = word.lower()
+    if language.lemmatizer == LOOKUP and language.stemmer:
+        return (_stemmer(language.stemmer)(word),)
+    forms = [word]
+    for rules in _lemma_rules(language.code).values():
+        for old, new in rules:
+            if word.endswith(old) and len(word) > len(old):
+                forms.append(word[: len(word) - len(old)] + new)
+    return tuple(dict.fromkeys(forms))

@@ -10,9 +10,10 @@ sentence ("traité" alone comes out as the verb *traiter*). Instead, a query
 word is looked up in the lexicon that indexing recorded (``lex_<lang>``, see
 :mod:`searchlib.schema`): the word as written maps to exactly the lemmas it
 received in the documents. Query and documents therefore agree by
-construction on every word the index has seen, and no spaCy model is loaded
-for them. Only a word the index has never seen goes through spaCy, with the
-same :meth:`~searchlib.analysis.Analyzer.token_terms` rule that indexing uses.
+construction on every word the index has seen. A word the index has never
+seen gets the lemmas its language's lemmatizer rules give it
+(:func:`~searchlib.nlp.unseen_word_terms`), of which those the index holds are
+searched. No spaCy model is ever loaded to search.
 
 **Accents.** A word typed without accents searches the accent-folded fields,
 so ``impunite`` finds *impunité*. A word typed with accents searches the exact
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -49,7 +50,7 @@ from .schema import (
     title_fold_field,
     title_lemma_field,
 )
-from .nlp import stem_term
+from .nlp import stem_term, unseen_word_terms
 from .phrases import Phrase
 from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
@@ -160,9 +161,6 @@ class _Expansion:
     def sometimes_function(self) -> bool:
         """Whether the index also holds the word as a function word, at positions with no term."""
         return self.weight < 1.0
-
-
-Fallback = Callable[[Language, str], "tuple[str, ...] | None"]
 
 
 def _parse_schema() -> wfields.Schema:
@@ -284,23 +282,19 @@ def _check_operators(tokens: Sequence[str]) -> None:
 class QueryCompiler:
     """Compiles query strings against one index reader.
 
-    ``languages`` are the languages a query may belong to; ``fallback``
-    analyzes a word the index has never seen (it loads spaCy).
+    ``languages`` are the languages a query may belong to.
     """
 
-    def __init__(
-        self, reader: IndexReader, languages: Sequence[Language], fallback: Fallback, ranking: Ranking = DEFAULT
-    ) -> None:
+    def __init__(self, reader: IndexReader, languages: Sequence[Language], ranking: Ranking = DEFAULT) -> None:
         self.reader = reader
         self.ranking = ranking
         self.languages = list(languages)
-        self.fallback = fallback
         self._cache: dict[tuple[str, str], list[_Expansion]] = {}
         self._seen: dict[tuple[str, str], bool] = {}
         self._lexicon: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
         #: Per language: the weight of its analysis of the query.
         self._weights = {lang.code: 1.0 for lang in self.languages}
-        #: Languages in which a word the index has never seen is analyzed with spaCy.
+        #: Languages in which a word the index has never seen is lemmatized by rules.
         self._fallback_languages = {lang.code for lang in self.languages}
 
     # -- public ------------------------------------------------------------
@@ -334,7 +328,7 @@ class QueryCompiler:
         languages, and a short query is where detectors fail, so no language
         is dropped on a weak guess. Short queries weigh every language alike;
         longer ones favour the detected language. A word the index has never
-        seen is analyzed (with spaCy) in the most likely language only.
+        seen is lemmatized in the most likely language only.
         """
         from .detect import detect
 
@@ -607,9 +601,7 @@ class QueryCompiler:
             return None
         if lang.code not in self._fallback_languages:
             return _Expansion(frozenset({word}), frozenset({fold(word)}), accented)
-        candidates = self.fallback(lang, word)
-        if candidates is None:
-            return None
+        candidates = unseen_word_terms(lang, word)
         # Unseen by the index: keep the candidate lemmas the index holds, else
         # the first one, which matches nothing and makes the word "unknown".
         terms = [t for t in candidates if self._exists(lemma_field(lang.code), t)] or list(candidates[:1])

@@ -32,10 +32,9 @@ def counted_index(tmp_path_factory):
 def test_counting_equals_whoosh_for_every_kind_of_query(counted_index, text):
     with counted_index._reading() as searcher:
         assert searcher.reader().doc_count() < searcher.reader().doc_count_all() and len(searcher.leaf_searchers()) > 1
-        from searchlib.analysis import lone_word_terms
         from searchlib.query import QueryCompiler
 
-        compiled = QueryCompiler(searcher.reader(), counted_index._languages(searcher.reader()), lone_word_terms).compile(text)
+        compiled = QueryCompiler(searcher.reader(), counted_index._languages(searcher.reader())).compile(text)
         query = AndNot(compiled.query, _kind_doc())
         counter = Counter(searcher.reader())
         assert counter.count(searcher, query) == len(searcher.search(query, limit=1))

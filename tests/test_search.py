@@ -82,7 +82,7 @@ def test_search_typed_accents_rank_exact_words_first(empty_index):
 def test_search_a_word_lemmatized_in_context_is_found_as_written(empty_index, analyzer):
     # Alone, "traité" is lemmatized as the verb "traiter"; in the sentence it
     # is the noun. The query goes through the index's lexicon, so it finds it.
-    assert analyzer.word_terms("traité")[0] == "traiter"
+    assert analyzer.nlp("traité")[0].lemma_ == "traiter"
     empty_index.add([doc("lisbonne", "Le traité de Lisbonne a été signé en 2007.")])
     assert words(empty_index.search("traité").hits[0]) == ["traité"]
 
