@@ -1,7 +1,7 @@
 """Issue 11's table: do verbatim 3-word phrases find their own document?
 
-    python bench/phrases.py                 # about 2 minutes on 2 cores (indexing)
-    python bench/phrases.py --work DIR      # keep the index in DIR, and reuse it next time
+    python bench/phrases.py                 # a few minutes on 2 cores, most of it indexing
+    python bench/phrases.py --work DIR      # keep the index in DIR, and reuse it next time (seconds)
 
 The first 1,500 paragraphs of ../shared/data/piaf/corpus.jsonl are indexed.
 For each middle word (de, la, du, le, en, et, des), 40 phrases are drawn with a
