@@ -148,3 +148,46 @@ def indexed_ids(index) -> list[str]:
     """The ids of the documents whose notes are searchable, sorted."""
     hits = index.search("note", per_doc=True, limit=100_000).hits
     return sorted(hit.doc_id for hit in hits)
+
+
+# -- real corpora, for the invariant tests (test_invariants.py) -------------------
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import json
+
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def piaf_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    """Every PIAF paragraph (1,518) and the bundled article, indexed once per session. Read only."""
+    corpus = shared("piaf/corpus.jsonl")
+    index = create_index(tmp_path_factory.mktemp("piaf") / "index")
+    index.add([corpus, CORPUS])
+    return index
+
+
+@pytest.fixture(scope="session")
+def ntrex_index(tmp_path_factory: pytest.TempPathFactory) -> Index:
+    """NTREX-128 (861 news articles, 7 languages, each in the language its ``lang`` field gives), once per session. Read only."""
+    corpus = shared("ntrex128/corpus.jsonl")
+    index = create_index(tmp_path_factory.mktemp("ntrex") / "index")
+    index.add([corpus])
+    return index
+
+
+@pytest.fixture(scope="session")
+def piaf_de_index(piaf_index: Index, tmp_path_factory: pytest.TempPathFactory) -> Index:
+    """A copy of ``piaf_index`` with one German NTREX article added: a French index that holds a second language."""
+    import shutil
+
+    from searchlib import open_index
+
+    german = next(d for d in read_jsonl(shared("ntrex128/corpus.jsonl")) if d["lang"] == "de")
+    path = tmp_path_factory.mktemp("piaf-de") / "index"
+    shutil.copytree(piaf_index.path, path, ignore=shutil.ignore_patterns("searchlib.lock"))
+    index = open_index(path)
+    index.add([Document(id=german["id"], title=german["title"], text=german["text"], lang="de")])
+    return index
