@@ -6,11 +6,15 @@ imports spaCy unless a query word is new to the index.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import importlib.util
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModelNotInstalledError, UnknownLanguageError
+from .errors import ModelNotInstalledError, SearchlibError, UnknownLanguageError
 from .languages import LOOKUP, TRAINED, Language
 
 if TYPE_CHECKING:
@@ -40,6 +44,10 @@ def load_pipeline(language: Language) -> spacy.language.Language:
             ) from None
         if "senter" in nlp.disabled:
             nlp.enable_pipe("senter")
+        # Indexing copies the lemmatizer's tables into the cache now, so that
+        # the first search with a word no document holds need not.
+        with contextlib.suppress(SearchlibError):
+            lemma_tables(language).rules()  # type: ignore[union-attr]
         return nlp
     try:
         nlp = spacy.blank(language.code)
@@ -121,17 +129,115 @@ def stem_term(language: Language) -> Callable[[str], str] | None:
     return term
 
 
-@functools.cache
-def _lemma_rules(code: str) -> dict[str, list[tuple[str, str]]]:
-    """The suffix rules of ``code``'s lemmatizer, bundled in ``lemma_rules/`` (empty if none)."""
-    import json
-    from importlib import resources
+#: Where derived lemma tables are kept between processes (default: the user's cache folder).
+ENV_CACHE = "SEARCHLIB_CACHE"
 
-    path = resources.files(__package__) / "lemma_rules" / f"{code}.json"
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {pos: [(old, new) for old, new in rules] for pos, rules in data["rules"].items()}
+
+def cache_folder() -> Path:
+    """``$SEARCHLIB_CACHE``, else ``$XDG_CACHE_HOME/searchlib``, else ``~/.cache/searchlib``."""
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "searchlib"
+
+
+class LemmaTables:
+    """A trained pipeline's lemmatizer tables (suffix rules, irregular forms), without the pipeline.
+
+    The tables sit in the installed model package, in one 10 MB file whose
+    reading costs a second; they are copied once into an SQLite file in
+    :func:`cache_folder`, where a lookup costs microseconds and a search
+    never waits for them again. Where the cache cannot be written, the tables
+    are read from the package in each process.
+    """
+
+    def __init__(self, pipeline: str) -> None:
+        self._pipeline = pipeline
+        self._db: Any = None
+        self._rules: dict[str, list[tuple[str, str]]] | None = None
+
+    def rules(self) -> dict[str, list[tuple[str, str]]]:
+        """Part of speech (nouns, adjectives, verbs) → its suffix rules, ``(old ending, new ending)``."""
+        if self._rules is None:
+            rows = self._connect().execute("SELECT pos, old, new FROM rules ORDER BY rowid").fetchall()
+            rules: dict[str, list[tuple[str, str]]] = {}
+            for pos, old, new in rows:
+                rules.setdefault(pos, []).append((old, new))
+            self._rules = rules
+        return self._rules
+
+    def exceptions(self, form: str) -> list[str]:
+        """The lemmas the tables give an irregular ``form`` ("disent" → "dire"), if any."""
+        rows = self._connect().execute("SELECT lemma FROM exceptions WHERE form = ?", (form,)).fetchall()
+        return [lemma for (lemma,) in rows]
+
+    def _connect(self) -> Any:
+        import sqlite3
+
+        if self._db is None:
+            version = _package_version(self._pipeline)
+            path = cache_folder() / f"lemmas-{self._pipeline}-{version}.sqlite"
+            try:
+                if not path.is_file():
+                    self._write(path)
+                self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            except (OSError, sqlite3.Error):
+                self._db = sqlite3.connect(":memory:", check_same_thread=False)
+                self._fill(self._db)
+        return self._db
+
+    def _write(self, path: Path) -> None:
+        import sqlite3
+        import tempfile
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".lemmas-", suffix=".tmp")
+        os.close(fd)
+        try:
+            db = sqlite3.connect(name)
+            self._fill(db)
+            db.close()
+            os.replace(name, path)  # whole or not at all, whoever writes it at the same time
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(name)
+
+    def _fill(self, db: Any) -> None:
+        import srsly
+
+        spec = importlib.util.find_spec(self._pipeline)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelNotInstalledError(f"the pipeline {self._pipeline!r} is not installed; install it with: pip install {self._pipeline.replace('_', '-')}")
+        [lookups] = Path(next(iter(spec.submodule_search_locations))).glob("*/lemmatizer/lookups/lookups.bin")
+        tables = srsly.read_msgpack(lookups)
+        # The tables are keyed by part of speech (spaCy's hash of its name):
+        # the rules table holds exactly nouns, adjectives and verbs, and their
+        # irregular forms are the exceptions wanted.
+        rules = tables["lemma_rules"]
+        exceptions = tables["lemma_exc"]
+        db.execute("CREATE TABLE rules (pos TEXT, old TEXT, new TEXT)")
+        db.execute("CREATE TABLE exceptions (form TEXT, lemma TEXT, PRIMARY KEY (form, lemma)) WITHOUT ROWID")
+        for key, pos_rules in rules.items():
+            db.executemany("INSERT INTO rules VALUES (?, ?, ?)", ((str(key), old, new) for old, new in pos_rules))
+            db.executemany(
+                "INSERT OR IGNORE INTO exceptions VALUES (?, ?)",
+                ((form, lemma) for form, lemmas in exceptions.get(key, {}).items() for lemma in lemmas),
+            )
+        db.commit()
+
+
+def _package_version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package.replace("_", "-"))
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@functools.cache
+def lemma_tables(language: Language) -> LemmaTables | None:
+    """The lemmatizer tables of ``language``'s trained pipeline; None for other languages."""
+    return LemmaTables(language.pipeline) if language.lemmatizer == TRAINED and language.pipeline else None
 
 
 def unseen_word_terms(language: Language, word: str) -> tuple[str, ...]:
@@ -139,16 +245,21 @@ def unseen_word_terms(language: Language, word: str) -> tuple[str, ...]:
 
     Loading a pipeline takes seconds, and a query word has no context to tag
     it by anyway. So a word of a TRAINED language gets the lemmas its
-    lemmatizer's suffix rules give it as a noun, an adjective or a verb
-    ("exploitées" → "exploiter"), beside itself; a LOOKUP language's word its
-    stem, as its lemma would be stemmed. The caller keeps the candidates the
-    index holds: the index's own lemmas serve as the lemmatizer's word list.
+    lemmatizer's tables give it: as an irregular form ("disent" → "dire",
+    "vieille" → "vieux"), and by the suffix rules of nouns, adjectives and
+    verbs ("exploitées" → "exploiter"), beside itself; a LOOKUP language's
+    word its stem, as its lemma would be stemmed. The caller keeps the
+    candidates the index holds: the index's own lemmas serve as the
+    lemmatizer's word list.
     """
     word = word.lower()
     if language.lemmatizer == LOOKUP and language.stemmer:
         return (_stemmer(language.stemmer)(word),)
-    forms = [word]
-    for rules in _lemma_rules(language.code).values():
+    tables = lemma_tables(language)
+    if tables is None:
+        return (word,)
+    forms = [word, *tables.exceptions(word)]
+    for rules in tables.rules().values():
         for old, new in rules:
             if word.endswith(old) and len(word) > len(old):
                 forms.append(word[: len(word) - len(old)] + new)
