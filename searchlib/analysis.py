@@ -103,6 +103,9 @@ class Passage:
     entities: tuple[Entity, ...]
     #: Surfaces dropped as function words: the query side drops them too.
     stop_surfaces: frozenset[str]
+    #: ``(start, end)`` in ``text`` of every word, by position: the index
+    #: records positions only, and highlighting finds the words here.
+    words: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,14 +558,15 @@ def _pack(
             ti += 1
         own_tokens = []
         stops = set()
-        position = 0
+        spans = []  # of every word, by position
         while ti < len(tokens) and tokens[ti][0] < end:
             t_start, t_end, surface, terms = tokens[ti]
+            span = (t_start - start, min(t_end, end) - start)
             if terms is None:
                 stops.add(surface)
             else:
-                own_tokens.append(Token(t_start - start, min(t_end, end) - start, surface, terms, position))
-            position += 1
+                own_tokens.append(Token(*span, surface, terms, len(spans)))
+            spans.append(span)
             ti += 1
         while ei < len(entities) and entities[ei][0] < start:
             ei += 1
@@ -590,6 +594,7 @@ def _pack(
                 tokens=tuple(own_tokens),
                 entities=tuple(own_entities),
                 stop_surfaces=frozenset(stops),
+                words=tuple(spans),
             )
         )
     return passages

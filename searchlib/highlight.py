@@ -1,8 +1,9 @@
 """Stage 6: which words of a hit to mark, and how to show them.
 
 The offsets come from the index itself: every posting of ``lemma_<lang>`` and
-``fold_<lang>`` stores the character offsets of the word as written. A match
-is therefore always a whole word, accents and all, and never the elided
+``fold_<lang>`` stores the positions of its word, and each passage stores the
+offsets of its words by position, as written. A match is therefore always a
+whole word, accents and all, and never the elided
 article before it (``l’`` in ``l’impunité`` was never indexed). Phrases mark
 only their occurrences as phrases, not every word of the phrase wherever it
 appears; entity filters mark the mentions they selected.
@@ -24,7 +25,7 @@ from whoosh.searching import Searcher
 
 from .phrases import chains
 from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
-from .schema import entity_key
+from .schema import decode_words, entity_key
 
 Span = tuple[int, int]
 # A word between two words of a phrase, but not an elided article ("l" of "l’").
@@ -40,8 +41,13 @@ def find_matches(
     *,
     texts: dict[int, str],
     entities: dict[int, Sequence[tuple]],
+    offsets: dict[int, bytes],
 ) -> dict[int, list[Span]]:
-    """The marked words of each passage in ``docnums``, as sorted ``(start, end)`` spans."""
+    """The marked words of each passage in ``docnums``, as sorted ``(start, end)`` spans.
+
+    ``offsets`` are the passages' stored word offsets (see
+    :func:`searchlib.schema.encode_words`), which turn positions into spans.
+    """
     reader = searcher.reader()
     wanted: set[tuple[str, str]] = set()
     pattern_terms: dict[int, list[tuple[str, str]]] = {}
@@ -55,7 +61,7 @@ def find_matches(
             pattern_terms[i] = expanded
             wanted.update(expanded)
 
-    occurrences = _occurrences(searcher, sorted(docnums), wanted)
+    occurrences = _occurrences(searcher, sorted(docnums), wanted, offsets)
     result: dict[int, list[Span]] = {}
     for docnum in docnums:
         found = occurrences.get(docnum, {})
@@ -74,10 +80,11 @@ def find_matches(
 
 
 def _occurrences(
-    searcher: Searcher, docnums: Sequence[int], terms: Iterable[tuple[str, str]]
+    searcher: Searcher, docnums: Sequence[int], terms: Iterable[tuple[str, str]], offsets: dict[int, bytes]
 ) -> dict[int, dict[tuple[str, str], list[Occurrence]]]:
-    """Read the stored character offsets of each term in each passage, in one pass per term."""
+    """Where each term occurs in each passage: its positions, in one pass per term, and their words."""
     reader = searcher.reader()
+    words = {docnum: decode_words(offsets.get(docnum, b"")) for docnum in docnums}
     found: dict[int, dict[tuple[str, str], list[Occurrence]]] = defaultdict(dict)
     for fieldname, term in terms:
         if (fieldname, term) not in reader:
@@ -85,7 +92,8 @@ def _occurrences(
         # The reader's postings, not the searcher's: no scorer to set up.
         matcher = reader.postings(fieldname, term)
         for docnum in stops(matcher, docnums):
-            found[docnum][(fieldname, term)] = matcher.value_as("characters")
+            at = words[docnum]
+            found[docnum][(fieldname, term)] = [(p, *at[p]) for p in matcher.value_as("positions") if p < len(at)]
     return found
 
 

@@ -733,6 +733,7 @@ class Index:
                 leaves,
                 texts={docnum: fields["text"] for docnum, _, fields in stored},
                 entities={docnum: fields.get("entities", ()) for docnum, _, fields in stored},
+                offsets={docnum: fields.get("offsets", b"") for docnum, _, fields in stored},
             )
             if highlight
             else {}

@@ -369,7 +369,10 @@ class QueryCompiler:
     def _proximity(self, out: CompiledQuery) -> list[wq.Query]:
         """Bonus queries: each pair of adjacent query words, near each other in the passage."""
         bonus = []
-        for code, slots in out.sequence.items():
+        for code, sequence in out.sequence.items():
+            # As in phrases, a word that is sometimes a function word is a gap
+            # (the slop covers it), not a word to find next to its neighbours.
+            slots = [e for e in sequence if not e.sometimes_function]
             for a, b in zip(slots, slots[1:]):
                 if a.folded and b.folded:
                     pair = _phrase_query([(0, a), (1, b)], fold_field(code), self.ranking.proximity_weight, self.ranking.proximity_slop)

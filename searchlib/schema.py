@@ -4,8 +4,8 @@ Each passage becomes one Whoosh document. Its words are indexed in fields per
 language, so that two languages' analyses never share a field:
 
 ``lemma_<lang>``
-    the contextual lemmas, with positions and the character offsets of the
-    words as written (highlighting reads them back from the postings);
+    the contextual lemmas, with their positions: every word counts, function
+    words included, so that a phrase finds its words at their distances;
 ``fold_<lang>``
     the same lemmas without accents, at the same positions, and beside each
     the word's Snowball stem, marked ``~`` (``~victim``): lemmas keep words
@@ -22,6 +22,9 @@ language, so that two languages' analyses never share a field:
     terms the documents were indexed under, without loading spaCy;
 ``surf_<lang>``
     the words as written, for "did you mean" suggestions.
+
+Each passage stores ``offsets``: where each of its words is, by position
+(:func:`encode_words`), from which highlighting marks the words as written.
 
 Each document also gets one record (``kind=doc``) with its title, content hash,
 passage count, ``path`` (the file it was read from: ``--prune`` removes the
@@ -50,7 +53,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SEP = "\x1f"
 KIND_PASSAGE = "passage"
@@ -61,17 +64,15 @@ KIND_DOC = "doc"
 
 
 class AnalyzedText(fields.FieldType):
-    """A scorable field indexed from ``(term, position, start, end)`` tuples."""
+    """A scorable field indexed from ``(term, position)`` pairs."""
 
-    def __init__(self, *, chars: bool) -> None:
-        fmt = formats.Characters() if chars else formats.Positions()
-        super().__init__(format=fmt, analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
-        self.chars = chars
+    def __init__(self) -> None:
+        super().__init__(format=formats.Positions(), analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
 
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
-        postings: dict[str, list[Any]] = defaultdict(list)
-        for term, pos, start, end in value:
-            postings[term].append((pos, start, end) if self.chars else pos)
+        postings: dict[str, list[int]] = defaultdict(list)
+        for term, pos in value:
+            postings[term].append(pos)
         for term, items in postings.items():
             yield term.encode("utf-8"), len(items), float(len(items)), self.format.encode(items)
 
@@ -114,6 +115,8 @@ def make_schema() -> fields.Schema:
         hash=fields.STORED(),
         passages=fields.STORED(),
         words=fields.STORED(),
+        # A passage's word offsets, by position (encode_words).
+        offsets=fields.STORED(),
         path=fields.STORED(),
         entity=TermSet(),
         etype=TermSet(),
@@ -122,10 +125,10 @@ def make_schema() -> fields.Schema:
         fields=TermSet(),
     )
     per_language = {
-        "lemma_": lambda: AnalyzedText(chars=True),
-        "fold_": lambda: AnalyzedText(chars=True),
-        "tlemma_": lambda: AnalyzedText(chars=False),
-        "tfold_": lambda: AnalyzedText(chars=False),
+        "lemma_": AnalyzedText,
+        "fold_": AnalyzedText,
+        "tlemma_": AnalyzedText,
+        "tfold_": AnalyzedText,
         "dfold_": TermCounts,
         "lex_": TermSet,
         "surf_": TermSet,
@@ -210,24 +213,59 @@ def entity_typed_key(label: str, key: str) -> str:
     return f"{label.lower()}{SEP}{key}"
 
 
-def _postings(
-    tokens: Sequence[Token], lang: str, *, chars: bool
-) -> tuple[list[tuple[str, int, int, int]], list[tuple[str, int, int, int]]]:
+def _postings(tokens: Sequence[Token], lang: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """The lemma field's postings, and the folded field's: folded lemmas plus the word's stem."""
     stem = stem_term(get_language(lang))
-    exact: list[tuple[str, int, int, int]] = []
-    folded: list[tuple[str, int, int, int]] = []
+    exact: list[tuple[str, int]] = []
+    folded: list[tuple[str, int]] = []
     for token in tokens:
         pos = token.position
-        start, end = (token.start, token.end) if chars else (0, 0)
         seen = set()
         for term in token.terms:
-            exact.append((term, pos, start, end))
+            exact.append((term, pos))
             seen.add(fold(term))
         if stem is not None:
             seen.add(stem(fold(token.surface)))
-        folded.extend((f, pos, start, end) for f in sorted(seen))
+        folded.extend((f, pos) for f in sorted(seen))
     return exact, folded
+
+
+def encode_words(words: Sequence[tuple[int, int]]) -> bytes:
+    """Word offsets, by position, as varints: each word's distance from the last one's end, and its length.
+
+    About two bytes a word: every posting would otherwise carry the offsets
+    of its word, once per term of each field.
+    """
+    out = bytearray()
+    last = 0
+    for start, end in words:
+        for value in (start - last, end - start):
+            while value >= 0x80:
+                out.append(value & 0x7F | 0x80)
+                value >>= 7
+            out.append(value)
+        last = end
+    return bytes(out)
+
+
+def decode_words(data: bytes) -> list[tuple[int, int]]:
+    """:func:`encode_words` read back."""
+    values = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+        else:
+            values.append(value)
+            value = shift = 0
+    words = []
+    last = 0
+    for gap, length in zip(values[::2], values[1::2]):
+        start = last + gap
+        last = start + length
+        words.append((start, last))
+    return words
 
 
 def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], set[str]]:
@@ -243,7 +281,7 @@ def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], 
 def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tuple[list[Any], list[Any]]) -> dict[str, Any]:
     """The Whoosh fields of one passage."""
     lang = passage.lang
-    exact, folded = _postings(passage.tokens, lang, chars=True)
+    exact, folded = _postings(passage.tokens, lang)
     lex, surfaces = _lex(passage.tokens, passage.stop_surfaces)
     keys = [(entity_key(e.text), e.label) for e in passage.entities]
     scored = {
@@ -263,6 +301,7 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tupl
         "end": passage.end,
         "title": doc.title,
         "text": passage.text,
+        "offsets": encode_words(passage.words),
         "entities": tuple((e.text, e.label, e.start, e.end, e.words) for e in passage.entities),
         "entity": [key for key, _ in keys],
         "etype": [label.lower() for _, label in keys],
@@ -276,7 +315,7 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tupl
 
 def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
     """Every Whoosh document for ``doc``: its passages, then its record."""
-    title_postings = _postings(doc.title_tokens, doc.lang, chars=False)
+    title_postings = _postings(doc.title_tokens, doc.lang)
     for passage in doc.passages:
         yield passage_fields(doc, passage, title_postings)
     lex, surfaces = _lex(doc.title_tokens)
