@@ -8,7 +8,8 @@ in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
 * :class:`Require`: the upstream matcher's ``skip_to_quality`` trips an
   assertion when its sub-matchers already agree, which top-N pruning hits.
 * :class:`Codec`: upstream names new segments with the seedable ``random``
-  module, so a program that seeds it reuses a segment name and clobbers it.
+  module, so a program that seeds it reuses a segment name and clobbers it;
+  and its inlining of short postings lists calls a method that does not exist.
 * :class:`AndNot`: after ``skip_to`` or ``skip_to_quality`` (top-N pruning)
   has exhausted its positive side, the upstream matcher still reads that
   side's id (``IndexError``, or ``NotImplementedError`` from a union of
@@ -28,8 +29,11 @@ from typing import Any
 
 from whoosh import matching
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import W3Codec, W3Segment
+from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter, W3Segment
 from whoosh.util import IDCHARS
+
+#: Postings lists shorter than this live in the term table (see :class:`Codec`).
+INLINE_POSTINGS = 8
 
 
 class _DisjunctionMaxMatcher(matching.DisjunctionMaxMatcher):
@@ -92,6 +96,14 @@ class AndNot(wq.AndNot):
         return _AndNotMatcher(scored, excluded)
 
 
+class _PostingsWriter(W3PostingsWriter):
+    def finish_postings(self) -> Any:
+        # whoosh3 3.54 inlines a short postings list with terminfo.set_inline,
+        # a method W3TermInfo names set_inlined: any inlinelimit above 1 raised.
+        self._terminfo.set_inline = self._terminfo.set_inlined
+        return super().finish_postings()
+
+
 class _Segment(W3Segment):
     @classmethod
     def _random_id(cls, size: int = 16) -> str:
@@ -99,7 +111,21 @@ class _Segment(W3Segment):
 
 
 class Codec(W3Codec):
-    """Whoosh's default codec, naming new segments from the OS's entropy."""
+    """Whoosh's default codec, naming new segments from the OS's entropy, and inlining short postings.
+
+    A term with fewer than :data:`INLINE_POSTINGS` postings keeps them in its
+    entry of the term table, instead of a postings list of its own (a header
+    and a pickled block, about a hundred bytes): most terms of a passage index
+    occur in one or two passages.
+    """
+
+    def __init__(self, *, inlinelimit: int = 0) -> None:
+        super().__init__(inlinelimit=inlinelimit or INLINE_POSTINGS)
 
     def new_segment(self, storage: Any, indexname: str) -> _Segment:
         return _Segment(self, indexname)
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> _PostingsWriter:
+        return _PostingsWriter(
+            dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression, inlinelimit=self._inlinelimit
+        )

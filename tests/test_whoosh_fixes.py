@@ -111,3 +111,30 @@ def test_whoosh_fixes_andnot_matches_like_upstream(searcher):
     ours = searcher.search(AndNot(q, wq.Term("group", "3")), limit=None)
     upstream = searcher.search(wq.AndNot(q, wq.Term("group", "3")), limit=None)
     assert [(h.docnum, h.score) for h in ours] == [(h.docnum, h.score) for h in upstream]
+
+
+def _short_postings_index(path, codec):
+    path.mkdir(parents=True, exist_ok=True)
+    schema = fields.Schema(body=fields.TEXT(phrase=True), n=fields.ID(stored=True))
+    ix = index.create_in(str(path), schema)
+    writer = ix.writer(codec=codec)
+    words = ["alpha", "beta", "gamma", "delta", "once"]
+    for i in range(40):
+        writer.add_document(body=" ".join(words[: 1 + i % 4]) + (" once" if i == 7 else ""), n=str(i))
+    writer.commit()
+    return ix
+
+
+def test_whoosh_fixes_upstream_codec_cannot_inline_short_postings(tmp_path):
+    with pytest.raises(AttributeError, match="set_inline"):
+        _short_postings_index(tmp_path, W3Codec(inlinelimit=8))
+
+
+def test_whoosh_fixes_codec_inlines_short_postings_and_reads_them_back(tmp_path):
+    inlined = _short_postings_index(tmp_path / "inlined", Codec(inlinelimit=8))
+    plain = _short_postings_index(tmp_path / "plain", Codec(inlinelimit=1))
+    with inlined.searcher() as a, plain.searcher() as b:
+        assert a.reader().term_info("body", "once").is_inlined()
+        assert not b.reader().term_info("body", "once").is_inlined()
+        for q in [wq.Term("body", "once"), wq.Term("body", "alpha"), wq.Phrase("body", ["delta", "once"])]:
+            assert scores(a, q) == scores(b, q) and scores(a, q), q
