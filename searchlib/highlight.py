@@ -61,7 +61,7 @@ def find_matches(
             pattern_terms[i] = expanded
             wanted.update(expanded)
 
-    occurrences = _occurrences(searcher, sorted(docnums), wanted, offsets)
+    occurrences = _occurrences(searcher, sorted(docnums), wanted, offsets, texts)
     result: dict[int, list[Span]] = {}
     for docnum in docnums:
         found = occurrences.get(docnum, {})
@@ -80,11 +80,15 @@ def find_matches(
 
 
 def _occurrences(
-    searcher: Searcher, docnums: Sequence[int], terms: Iterable[tuple[str, str]], offsets: dict[int, bytes]
+    searcher: Searcher,
+    docnums: Sequence[int],
+    terms: Iterable[tuple[str, str]],
+    offsets: dict[int, bytes],
+    texts: dict[int, str],
 ) -> dict[int, dict[tuple[str, str], list[Occurrence]]]:
     """Where each term occurs in each passage: its positions, in one pass per term, and their words."""
     reader = searcher.reader()
-    words = {docnum: decode_words(offsets.get(docnum, b"")) for docnum in docnums}
+    words = {docnum: [_word(texts.get(docnum, ""), *span) for span in decode_words(offsets.get(docnum, b""))] for docnum in docnums}
     found: dict[int, dict[tuple[str, str], list[Occurrence]]] = defaultdict(dict)
     for fieldname, term in terms:
         if (fieldname, term) not in reader:
@@ -95,6 +99,15 @@ def _occurrences(
             at = words[docnum]
             found[docnum][(fieldname, term)] = [(p, *at[p]) for p in matcher.value_as("positions") if p < len(at)]
     return found
+
+
+def _word(text: str, start: int, end: int) -> Span:
+    """A token's span without the punctuation spaCy left on its ends ("25." → "25"): the word is marked."""
+    while start < end - 1 and not text[start].isalnum():
+        start += 1
+    while end > start + 1 and not text[end - 1].isalnum():
+        end -= 1
+    return start, end
 
 
 def stops(matcher: Any, docnums: Sequence[int]) -> Iterator[int]:

@@ -156,11 +156,9 @@ class _Expansion:
     stem: str = ""
     #: The word as typed (one part of it, elisions off), normalized.
     written: str = ""
-
-    @property
-    def sometimes_function(self) -> bool:
-        """Whether the index also holds the word as a function word, at positions with no term."""
-        return self.weight < 1.0
+    #: Whether the documents also have the word as a function word, at
+    #: positions with no term: a phrase takes it as a gap.
+    sometimes_function: bool = False
 
 
 def _parse_schema() -> wfields.Schema:
@@ -599,7 +597,7 @@ class QueryCompiler:
         if exact or folded:
             if exact_entries and not exact:
                 return None  # written exactly so, the word was only ever a function word
-            return _Expansion(frozenset(exact), frozenset(folded), accented, weight)
+            return _Expansion(frozenset(exact), frozenset(folded), accented, weight, sometimes_function=as_stop > 0)
         if entries or word in lang.elisions or word in lang.clitics or word in lang.stop_words:
             return None
         if lang.code not in self._fallback_languages:

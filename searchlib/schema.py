@@ -50,7 +50,7 @@ from whoosh.system import pack_uint
 from .analysis import AnalyzedDocument, Passage, Token
 from .languages import LANGUAGES, Language, get_language
 from .nlp import stem_term
-from .text import fold, normalize_term
+from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
 SCHEMA_VERSION = 3
@@ -195,7 +195,13 @@ def surface_terms(language: Language, surface: str) -> list[str]:
 
 
 def lex_term(surface: str, lemma: str) -> str:
-    return f"{fold(surface)}{SEP}{surface}{SEP}{lemma}"
+    """The lexicon term of a word: keyed by its folded form without edge punctuation.
+
+    spaCy keeps a period or a hyphen on some words ("25." in German dates,
+    "C." in "C. elegans", "Színház-"); a query word never has them, so the
+    key leaves them out and the query finds the word as it was indexed.
+    """
+    return f"{fold(trim_punctuation(surface))}{SEP}{surface}{SEP}{lemma}"
 
 
 def parse_lex_term(term: str) -> tuple[str, str, str]:

@@ -79,6 +79,18 @@ def fold(term: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
+_EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def trim_punctuation(word: str) -> str:
+    """A word without the punctuation at its ends, as a query word is typed: ``"25."`` → ``"25"``.
+
+    >>> trim_punctuation("-il"), trim_punctuation("c.")
+    ('il', 'c')
+    """
+    return _EDGE_PUNCTUATION.sub("", word) or word
+
+
 def has_word_char(text: str) -> bool:
     """True when ``text`` holds at least one letter or digit."""
     return WORD_RE.search(text) is not None
