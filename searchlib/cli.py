@@ -297,7 +297,8 @@ def _open_for_reading(index_path: Path | None) -> Index:
 
 
 def _warning(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
+    # One warning, one line, whatever a JSONL id holds.
+    click.echo("Warning: " + re.sub(r"[\r\n]", lambda m: f"\\x{ord(m.group()):02x}", message), err=True)
 
 
 def _summary(report: AddReport, idx: Index) -> str:

@@ -49,7 +49,7 @@ from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_job
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .ranking import DEFAULT, Ranking
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
-from .sources import Document, Source, SourceSet
+from .sources import Document, Source, SourceSet, given_id, path_id
 from .whoosh_fixes import AndNot, Codec, Require
 
 ENV_INDEX = "SEARCHLIB_INDEX"
@@ -499,13 +499,25 @@ class Index:
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
         """Remove documents and their passages, in one commit; returns how many were indexed.
 
+        An id is the id as searchlib writes it, or a file's name as it is on
+        disk: the id of a file whose name holds a newline or bytes that are
+        not UTF-8 is written otherwise (see :func:`~searchlib.sources.path_id`),
+        and is found from either.
+
         >>> index.delete(["notes/old.txt", "n1"])              # doctest: +SKIP
         2
         """
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
         with self._write_lock(wait):
             with self._reading() as searcher:
-                present = [i for i in dict.fromkeys(ids) if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
+
+                def indexed(doc_id: str) -> str | None:
+                    for candidate in dict.fromkeys((given_id(doc_id), path_id(doc_id))):
+                        if searcher.document(kind=KIND_DOC, doc_id=candidate) is not None:
+                            return candidate
+                    return None
+
+                present = [i for i in dict.fromkeys(indexed(i) for i in dict.fromkeys(ids)) if i is not None]
             return self._remove(present, wait)
 
     def _prune(self, gone: Callable[[str, str | None], bool], wait: float) -> int:

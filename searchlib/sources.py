@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +23,10 @@ from .errors import InputError
 from .text import clean_text
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+# What a file name may hold that an id or a message line cannot: bytes that are
+# not UTF-8 (decoded by Python as lone surrogates), control characters, and the
+# backslash that introduces the escapes.
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f\\\ud800-\udfff]")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 _SNIFF_BYTES = 8192
 
@@ -111,28 +116,29 @@ class SourceSet:
 
     def _walk(self, path: Path) -> Iterator[_File]:
         if not path.exists():
-            raise InputError(f"{path}: no such file or directory")
+            raise InputError(f"{path_id(str(path))}: no such file or directory")
         if path.is_file():
-            source = os.path.join(path.parent.resolve(), path.name)
+            source = path_id(os.path.join(path.parent.resolve(), path.name))
             self._scopes.append(source)
             self._found.add(source)
-            yield _File(path, path.parent, str(path), source)
+            yield _File(path, path.parent, path_id(str(path)), source)
             return
         root = path
         base = root.resolve()
-        self._scopes.append(str(base))
+        self._scopes.append(path_id(str(base)))
 
         def walk_error(error: OSError) -> None:
             if error.filename:
-                self._unreadable.append(str(base / Path(error.filename).relative_to(root)))
-            self._warn(f"{error.filename}: skipped, {error.strerror.lower() if error.strerror else error}")
+                self._unreadable.append(path_id(str(base / Path(error.filename).relative_to(root))))
+            where = path_id(str(error.filename))
+            self._warn(f"{where}: skipped, {error.strerror.lower() if error.strerror else error}")
 
         seen_dirs: set[tuple[int, int]] = set()
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=walk_error):
             st = os.stat(dirpath)
             if (st.st_dev, st.st_ino) in seen_dirs:
                 # A symlink loop, or two links to one folder: read it once.
-                self._warn(f"{dirpath}: skipped, a link back to a folder already read")
+                self._warn(f"{path_id(dirpath)}: skipped, a link back to a folder already read")
                 dirnames[:] = []
                 continue
             seen_dirs.add((st.st_dev, st.st_ino))
@@ -142,11 +148,11 @@ class SourceSet:
                     continue
                 file = Path(dirpath, name)
                 if not file.is_file():
-                    self._warn(f"{file}: skipped, not a regular file (a broken link?)")
+                    self._warn(f"{path_id(str(file))}: skipped, not a regular file (a broken link?)")
                     continue
-                source = str(base / file.relative_to(root))
+                source = path_id(str(base / file.relative_to(root)))
                 self._found.add(source)
-                yield _File(file, root, str(file), source)
+                yield _File(file, root, path_id(str(file)), source)
 
     def _spool_stdin(self) -> _File:
         # Standard input can only be read once, and JSONL must be validated
@@ -188,7 +194,8 @@ class SourceSet:
         for item in self._items:
             if isinstance(item, Document):
                 yield Document(
-                    id=item.id, text=clean_text(item.text), title=clean_text(item.title), lang=item.lang, path=item.path
+                    id=given_id(item.id), text=clean_text(item.text), title=clean_text(item.title), lang=item.lang,
+                    path=item.path,
                 )
             elif item.is_jsonl:
                 ids = self._jsonl_ids.setdefault(item.source, set()) if item.source else set()
@@ -203,7 +210,7 @@ class SourceSet:
     def _doc_id(self, item: _File) -> str:
         if item.label == "<stdin>":
             return "-"
-        return item.path.relative_to(item.root).as_posix()
+        return path_id(item.path.relative_to(item.root).as_posix())
 
     def _read_text_file(self, item: _File) -> Document | None:
         try:
@@ -263,6 +270,55 @@ class SourceSet:
         if path in self._jsonl_ids and path not in self._jsonl_incomplete:
             return doc_id not in self._jsonl_ids[path]
         return False
+
+
+def path_id(path: str) -> str:
+    r"""A file path as searchlib writes it in document ids and messages: one line of text, reversibly.
+
+    A file name may hold any byte but ``/`` and NUL. Each byte that is not
+    part of valid UTF-8, and each control character (a newline, a tab), is
+    written ``\xHH`` (two lowercase hex digits), and a backslash ``\\``;
+    everything else is kept as it is. So the id reads as the name does, fits
+    on one line, can be typed back (``searchlib delete 'caf\xe9.txt'``), and
+    names exactly one file.
+
+    >>> path_id("notes/caf\udce9 1.txt")    # the byte 0xE9 (Latin-1 "é"), not UTF-8
+    'notes/caf\\xe9 1.txt'
+    >>> path_id("a\nb\\c.txt")
+    'a\\x0ab\\\\c.txt'
+    """
+    if not _UNSAFE_IN_PATH.search(path):
+        return path
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        raw = path.encode("utf-8", "surrogatepass")
+    out = []
+    for char in raw.decode("utf-8", "surrogateescape"):
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as Python spells it
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        elif char == "\\":
+            out.append("\\\\")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def given_id(doc_id: str) -> str:
+    """A document id as given (on the command line, in a :class:`Document`), as it is stored.
+
+    An id is text. One holding bytes that are not UTF-8, as a file name typed
+    on the command line does, is taken to be that file name, written as
+    :func:`path_id` writes it; any other id is kept as it is.
+    """
+    try:
+        doc_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return path_id(doc_id)
+    return doc_id
 
 
 def _within(path: str, folder: str) -> bool:

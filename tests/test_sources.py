@@ -1,10 +1,11 @@
 import io
+import os
 import sys
 
 import pytest
 
 from searchlib.errors import InputError
-from searchlib.sources import Document, SourceSet
+from searchlib.sources import Document, SourceSet, path_id
 
 
 def read(sources, **kw):
@@ -106,3 +107,48 @@ def test_sources_dash_reads_standard_input(monkeypatch, data, expected):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     docs, _ = read(["-"])
     assert docs == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (b"caf\xe9.txt", "caf\\xe9.txt"),  # Latin-1 "é": not UTF-8
+        ("café’s notes.txt".encode(), "café’s notes.txt"),
+        (b"two\nlines.txt", "two\\x0alines.txt"),
+        (b"tab\there\r.txt", "tab\\x09here\\x0d.txt"),
+        (b"-n --prune.txt", "-n --prune.txt"),
+        (b"back\\slash\\xe9.txt", "back\\\\slash\\\\xe9.txt"),
+        (b"\xed\xa0\x80\xff", "\\xed\\xa0\\x80\\xff"),  # an encoded surrogate is not UTF-8 either
+        (b"n" * 255, "n" * 255),
+    ],
+)
+def test_sources_any_file_name_gets_a_one_line_reversible_id(tmp_path, name, expected):
+    folder = os.fsencode(tmp_path / "docs")
+    os.mkdir(folder)
+    with open(os.path.join(folder, name), "wb") as out:
+        out.write("La traite des êtres humains.".encode())
+    with open(os.path.join(folder, b"voisin.txt"), "wb") as out:
+        out.write("Les victimes.".encode())
+    docs, warnings = read([tmp_path / "docs"])
+    assert warnings == []
+    assert sorted(d.id for d in docs) == sorted([expected, "voisin.txt"])
+    [doc] = [d for d in docs if d.id == expected]
+    assert doc.path == path_id(str(tmp_path.resolve() / "docs")) + "/" + expected
+    assert path_id(os.fsdecode(name)) == expected
+
+
+def test_sources_a_file_given_by_an_undecodable_name_is_read(tmp_path):
+    path = os.path.join(os.fsencode(tmp_path), b"r\xe9sum\xe9.txt")
+    with open(path, "wb") as out:
+        out.write("Un résumé.".encode())
+    docs, warnings = read([os.fsdecode(path)])
+    assert (warnings, [d.id for d in docs]) == ([], ["r\\xe9sum\\xe9.txt"])
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("caf\udce9.txt", "caf\\xe9.txt"), ("note", "note"), ("a\nb", "a\nb"), ("\\x", "\\x")],
+)
+def test_sources_document_ids_with_undecodable_bytes_are_stored_as_file_ids(given, stored):
+    docs, _ = read([Document(id=given, text="Une note.")])
+    assert [d.id for d in docs] == [stored]
