@@ -56,6 +56,8 @@ ENV_INDEX = "SEARCHLIB_INDEX"
 DEFAULT_INDEX = "index"
 META_FILE = "searchlib.json"
 LOCK_FILE = "searchlib.lock"
+#: Where unchanged documents were last read from, when not from the file they were analyzed from.
+ORIGINS_FILE = "searchlib.paths.json"
 #: Seconds a writer waits for another writer to finish.
 DEFAULT_WAIT = 5.0
 #: How many candidates (per hit asked for, and at least) are re-ranked with
@@ -433,7 +435,8 @@ class Index:
         """Index files, folders, JSONL files, ``"-"`` (standard input) or :class:`Document` objects.
 
         A document whose id is already indexed is replaced, never duplicated;
-        one whose content has not changed is skipped. Documents are committed
+        one whose content has not changed is skipped, whatever file it is read
+        from (only its new origin is recorded, for pruning). Documents are committed
         in batches of ``batch_size`` documents or :data:`BATCH_CHARS`
         characters, whichever comes first, so a crash loses at most the batch
         in flight. Every JSONL line is checked before anything is written: a
@@ -443,7 +446,7 @@ class Index:
         ``jobs`` worker processes analyze the text (default: one per core);
         the index is the same whatever their number.
 
-        With ``prune``, documents read earlier from the folders and files
+        With ``prune``, documents last read from the folders and files
         given are removed when their file is gone, or, for a JSONL file, when
         it no longer has their line (see :meth:`SourceSet.gone
         <searchlib.sources.SourceSet.gone>`). Documents from elsewhere, from
@@ -480,15 +483,17 @@ class Index:
             source_set.validate(check=check)
             expected += source_set.text_files()
             with self._write_lock(wait), Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
-                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected)
+                origins = _Origins(self._path)
+                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins)
                 try:
                     for item, results in pipeline.run(run.plan(source_set.documents())):
                         run.write(item, results)
                 except BaseException:
                     run.cancel()
                     raise
+                origins.save()
                 if prune:
-                    run.counts["pruned"] = self._prune(source_set.gone, wait)
+                    run.counts["pruned"] = self._prune(source_set.gone, wait, origins)
         return AddReport(
             seconds=time.monotonic() - started,
             warnings=tuple(warnings),
@@ -518,17 +523,23 @@ class Index:
                     return None
 
                 present = [i for i in dict.fromkeys(indexed(i) for i in dict.fromkeys(ids)) if i is not None]
-            return self._remove(present, wait)
+            return self._remove(present, wait, _Origins(self._path))
 
-    def _prune(self, gone: Callable[[str, str | None], bool], wait: float) -> int:
+    def _prune(self, gone: Callable[[str, str | None], bool], wait: float, origins: _Origins) -> int:
         with self._reading() as searcher:
-            ids = [f["doc_id"] for f in searcher.documents(kind=KIND_DOC) if gone(f["doc_id"], f.get("path"))]
-        return self._remove(ids, wait)
+            ids = [
+                f["doc_id"]
+                for f in searcher.documents(kind=KIND_DOC)
+                if gone(f["doc_id"], origins.path_of(f["doc_id"], f.get("hash"), f.get("path")))
+            ]
+        return self._remove(ids, wait, origins)
 
-    def _remove(self, doc_ids: Sequence[str], wait: float) -> int:
+    def _remove(self, doc_ids: Sequence[str], wait: float, origins: _Origins) -> int:
         """Delete indexed documents in one commit. The caller holds the write lock."""
         if not doc_ids:
             return 0
+        origins.forget(doc_ids)
+        origins.save()
         writer = self._writer(wait)
         try:
             for doc_id in doc_ids:
@@ -580,6 +591,8 @@ class Index:
                 with contextlib.suppress(OSError):
                     os.remove(self._path / entry)
         shutil.rmtree(self._path / f"{name}.tmp", ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._path / (ORIGINS_FILE + ".tmp"))
 
     @contextlib.contextmanager
     def _write_lock(self, wait: float) -> Iterator[None]:
@@ -926,11 +939,13 @@ class Index:
         decoded. Each passage must belong to a document record, each document
         record must count exactly its passages (numbered from 0), each
         passage's text must span its offsets, and the ``doc_id`` and ``kind``
-        postings must agree with the stored records. Checking only reads.
+        postings must agree with the stored records; :data:`ORIGINS_FILE`, if
+        there is one, must be readable. Checking only reads.
 
         >>> index.check().documents                               # doctest: +SKIP
         1
         """
+        _read_origins(self._path / ORIGINS_FILE)
         problems: list[str] = []
         with self._reading() as searcher:
             reader = searcher.reader()
@@ -1081,6 +1096,92 @@ def _merge_similar(writer: Any, segments: list[Any]) -> list[Any]:
     return segments
 
 
+class _Origins:
+    """Where documents were last read from, when it is not the file they were analyzed from.
+
+    A document's record keeps the file it was analyzed from (``path``), and
+    a record cannot change without analyzing the document again. An
+    unchanged document read from another file (a copy, a moved folder), or
+    given as an object, is not analyzed again: its new origin is kept here,
+    in :data:`ORIGINS_FILE`, with the content hash it holds for, so that
+    ``--prune`` follows the file a document is now read from. Once the
+    document is analyzed again, its record has the new path, and its entry
+    goes: it is dropped, and the file saved, before the commit that replaces
+    the document, so an entry never outlives the content it was made for.
+    New entries are saved at the end of a write; a crash that loses them
+    leaves the recorded paths of the last run, which the next run brings
+    up to date. Only the holder of the write lock reads or writes the file,
+    and it is replaced whole, atomically.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._file = folder / ORIGINS_FILE
+        self._entries = _read_origins(self._file)
+        self._changed = False
+        self._forgotten = False
+
+    def path_of(self, doc_id: str, content_hash: str | None, recorded: str | None) -> str | None:
+        """The file a document was last read from: its entry, if made for this content, else ``recorded``."""
+        entry = self._entries.get(doc_id)
+        return entry[1] if entry is not None and entry[0] == content_hash else recorded
+
+    def read_from(self, doc_id: str, content_hash: str, recorded: str | None, path: str | None) -> None:
+        """An unchanged document was read from ``path`` (``None``: not from a file)."""
+        if path == self.path_of(doc_id, content_hash, recorded):
+            return
+        if path == recorded:
+            del self._entries[doc_id]
+        else:
+            self._entries[doc_id] = (content_hash, path)
+        self._changed = True
+
+    def forget(self, doc_ids: Iterable[str]) -> None:
+        """Documents about to be analyzed again, or removed."""
+        for doc_id in doc_ids:
+            if self._entries.pop(doc_id, None) is not None:
+                self._changed = self._forgotten = True
+
+    def save(self, *, only_if_forgotten: bool = False) -> None:
+        if not self._changed or (only_if_forgotten and not self._forgotten):
+            return
+        if self._entries:
+            data = {"format": "searchlib-paths", "documents": {k: list(v) for k, v in self._entries.items()}}
+            tmp = self._file.with_name(ORIGINS_FILE + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as out:
+                json.dump(data, out, ensure_ascii=False)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self._file)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._file)
+        self._changed = self._forgotten = False
+
+
+def _read_origins(path: Path) -> dict[str, tuple[str, str | None]]:
+    """The entries of :data:`ORIGINS_FILE`; none if it does not exist."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(_origins_damaged(path, str(exc))) from None
+    documents = data.get("documents") if isinstance(data, dict) and data.get("format") == "searchlib-paths" else None
+    if not isinstance(documents, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], (str, type(None)))
+        for v in documents.values()
+    ):
+        raise IndexCorruptError(_origins_damaged(path, "not a list of documents and paths"))
+    return {doc_id: (entry[0], entry[1]) for doc_id, entry in documents.items()}
+
+
+def _origins_damaged(path: Path, why: str) -> str:
+    return (
+        f"the index at {path.parent} is damaged: {path.name} cannot be read ({why}); remove that file (it only "
+        "records where unchanged documents were last read from, for --prune), then index the folders again"
+    )
+
+
 @dataclass(frozen=True)
 class _BatchEnd:
     """Marks the end of a batch in the stream of tasks: time to commit."""
@@ -1109,8 +1210,10 @@ class _AddRun:
         on_progress: Callable[[Progress], None] | None,
         started: float,
         total: int | None,
+        origins: _Origins,
     ) -> None:
         self._index = index
+        self._origins = origins
         self._forced = forced
         self._batch_size = batch_size
         self._wait = wait
@@ -1148,17 +1251,19 @@ class _AddRun:
                         self._warn(f"{doc.id}: skipped, no text")
                         if exists:
                             stale.append(doc.id)
+                            self._origins.forget([doc.id])
                         continue
                     digest = content_hash(doc)
                     if pending is not None:
                         indexed: tuple[Any, ...] = pending[1:]
                     else:
-                        indexed = (record.get("hash"), record.get("path")) if record else ()
-                    # A document read from another file is re-added, so that
-                    # pruning follows the file it now comes from.
-                    if indexed == (digest, doc.path):
+                        indexed = (record.get("hash"), record.get("path")) if record else (None, None)
+                    if indexed[0] == digest:
+                        # Unchanged, wherever it was read from: only its origin is recorded.
                         self.counts["unchanged"] += 1
+                        self._origins.read_from(doc.id, digest, indexed[1], doc.path)
                         continue
+                    self._origins.forget([doc.id])
                     self._pending[doc.id] = (number, digest, doc.path)
                     self._planned.append((digest, doc.path, exists))
                     language = self._index._language_of(doc, self._forced)
@@ -1190,6 +1295,8 @@ class _AddRun:
             self._progress()
 
     def _commit(self, end: _BatchEnd) -> None:
+        # Before the commit that replaces documents: see _Origins.
+        self._origins.save(only_if_forgotten=True)
         if end.stale:
             writer = self._open()
             for doc_id in end.stale:

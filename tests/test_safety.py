@@ -20,7 +20,7 @@ from whoosh import index as windex
 from whoosh import query as wq
 
 from searchlib import create_index, open_index
-from searchlib.index import LOCK_FILE, index_exists
+from searchlib.index import LOCK_FILE, ORIGINS_FILE, index_exists
 from searchlib.schema import make_schema
 
 
@@ -105,15 +105,90 @@ def test_safety_prune_never_touches_documents_given_as_objects(tree):
     assert ids(index.path) == ["j1", "j2", "note", "sub/b.txt"]
 
 
-def test_safety_a_moved_file_is_re_added_and_pruned_from_its_old_folder(run, tree):
+def test_safety_a_moved_file_is_not_analyzed_again_and_not_pruned_from_its_old_folder(run, tree):
     ix = tree / "ix"
     run("index", tree / "docs", "--index", ix)
     (tree / "moved").mkdir()
     (tree / "docs" / "a.txt").rename(tree / "moved" / "a.txt")
-    assert run("index", tree / "moved", "--index", ix).stdout.startswith("Indexed 1 documents (1 passages) in ")
+    moved = run("index", tree / "moved", "--index", ix)
+    assert moved.stdout.startswith("Indexed 0 documents (0 passages), 1 unchanged in ")
     result = run("index", tree / "docs", "--index", ix, "--prune")
-    assert "pruned" not in result.stdout  # a.txt now comes from moved/
+    assert "pruned" not in result.stdout  # a.txt is now read from moved/
     assert ids(ix) == ["a.txt", "j1", "j2", "sub/b.txt"]
+    (tree / "moved" / "a.txt").unlink()
+    result = run("index", tree / "moved", "--index", ix, "--prune")
+    assert result.stdout.startswith("Indexed 0 documents (0 passages), 1 pruned in ")
+    assert ids(ix) == ["j1", "j2", "sub/b.txt"]
+    assert not (ix / ORIGINS_FILE).exists()  # no document is read from elsewhere any more
+
+
+def test_safety_an_unchanged_copy_is_skipped_and_pruning_follows_where_it_was_last_read(run, tree):
+    """The first search indexes the installed article, then `searchlib index corpus/` reads the checkout's copy."""
+    ix = tree / "ix"
+    (tree / "copy").mkdir()
+    (tree / "copy" / "a.txt").write_bytes((tree / "docs" / "a.txt").read_bytes())
+    run("index", tree / "docs", "--index", ix)
+    again = run("index", tree / "copy", "--index", ix)
+    assert again.stdout.startswith("Indexed 0 documents (0 passages), 1 unchanged in ")
+    # Both copies exist: whichever folder is pruned, a.txt stays.
+    for folder in ("copy", "docs"):
+        assert "pruned" not in run("index", tree / folder, "--index", ix, "--prune").stdout
+    assert ids(ix) == ["a.txt", "j1", "j2", "sub/b.txt"]
+    # It was last read from docs/: gone from there, it is pruned from there (the
+    # index knows one file per id: the one it read last).
+    (tree / "docs" / "a.txt").unlink()
+    assert run("index", tree / "docs", "--index", ix, "--prune").stdout.startswith(
+        "Indexed 0 documents (0 passages), 3 unchanged, 1 pruned in "
+    )
+    assert ids(ix) == ["j1", "j2", "sub/b.txt"]
+
+
+def test_safety_unchanged_documents_given_as_objects_are_skipped_and_never_pruned(tree):
+    """As `searchlib eval --index` does with the documents of a corpus indexed before from its file."""
+    index = create_index(tree / "ix")
+    index.add([tree / "docs" / "d.jsonl"])
+    report = index.add([doc("j1", "Premier."), doc("j2", "Second.")])
+    assert (report.documents, report.unchanged) == (0, 2)
+    (tree / "docs" / "d.jsonl").write_text('{"id": "j1", "text": "Premier."}\n', encoding="utf-8")
+    assert index.add([tree / "docs" / "d.jsonl"], prune=True).pruned == 0
+    assert ids(index.path) == ["j1", "j2"]
+    # Changed, a document is analyzed again, and follows its new file.
+    report = index.add([tree / "docs" / "d.jsonl"])
+    (tree / "docs" / "d.jsonl").write_text('{"id": "j1", "text": "Premier, changé."}\n', encoding="utf-8")
+    assert index.add([tree / "docs" / "d.jsonl"]).documents == 1
+    (tree / "docs" / "d.jsonl").write_text("", encoding="utf-8")
+    assert index.add([tree / "docs" / "d.jsonl"], prune=True).pruned == 1
+    assert ids(index.path) == ["j2"]
+
+
+def test_safety_a_document_analyzed_again_drops_its_recorded_origin(tree):
+    index = create_index(tree / "ix")
+    (tree / "other" / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    index.add([tree / "docs" / "a.txt"])
+    assert index.add([tree / "other" / "a.txt"]).unchanged == 1
+    origins = json.loads((index.path / ORIGINS_FILE).read_text(encoding="utf-8"))["documents"]
+    assert list(origins) == ["a.txt"] and origins["a.txt"][1] == str(tree.resolve() / "other" / "a.txt")
+    (tree / "other" / "a.txt").write_text("Les victimes de la traite.", encoding="utf-8")
+    assert index.add([tree / "other" / "a.txt"]).documents == 1
+    assert not (index.path / ORIGINS_FILE).exists()
+    # Back to the first content, from the first file: analyzed again, from there.
+    assert index.add([tree / "docs" / "a.txt"]).documents == 1
+    (tree / "other" / "a.txt").unlink()
+    assert index.add([tree / "other"], prune=True).pruned == 0
+    assert [d.id for d in index.documents()] == ["a.txt", "c.txt"]
+
+
+def test_safety_a_damaged_origins_file_is_reported_with_its_remedy(run, tree):
+    ix = tree / "ix"
+    run("index", tree / "docs", "--index", ix)
+    (ix / ORIGINS_FILE).write_text("{", encoding="utf-8")
+    for command in (["check"], ["index", tree / "docs"], ["delete", "a.txt"]):
+        result = run(*command, "--index", ix)
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"Error: the index at {ix} is damaged: {ORIGINS_FILE} cannot be read (")
+        assert result.stderr.endswith("remove that file (it only records where unchanged documents were last read "
+                                      "from, for --prune), then index the folders again\n")
+    assert run("search", "traite", "--index", ix).exit_code == 0
 
 
 def test_safety_delete_command(run, seed_copy):
