@@ -49,7 +49,7 @@ from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_job
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .ranking import DEFAULT, Ranking
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
-from .sources import Document, Source, SourceSet, given_id, path_id
+from .sources import MAX_DOCUMENT_CHARS, Document, Source, SourceSet, given_id, path_id
 from .whoosh_fixes import AndNot, Codec, Require
 
 ENV_INDEX = "SEARCHLIB_INDEX"
@@ -219,6 +219,14 @@ class Progress:
     skipped: int = 0
     #: Documents the sources hold, when known before reading them (an upper bound).
     total: int | None = None
+    #: Characters analyzed so far; a long document advances by each of its chunks.
+    chars: int = 0
+    #: Characters of the documents and files skipped so far (unchanged, unreadable, too long...).
+    skipped_chars: int = 0
+    #: Characters the sources hold, as far as known (text files not yet read count by their size).
+    total_chars: int | None = None
+    #: A batch is being committed: the analysis of what it holds is done.
+    writing: bool = False
 
 
 def default_index_path() -> Path:
@@ -429,6 +437,7 @@ class Index:
         prune: bool = False,
         batch_size: int = BATCH_DOCUMENTS,
         jobs: int | None = None,
+        max_chars: int = MAX_DOCUMENT_CHARS,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> AddReport:
@@ -444,7 +453,9 @@ class Index:
         the index as it was.
 
         ``jobs`` worker processes analyze the text (default: one per core);
-        the index is the same whatever their number.
+        the index is the same whatever their number. A document longer than
+        ``max_chars`` characters is skipped with a warning: see
+        :data:`~searchlib.sources.MAX_DOCUMENT_CHARS`.
 
         With ``prune``, documents last read from the folders and files
         given are removed when their file is gone, or, for a JSONL file, when
@@ -458,6 +469,8 @@ class Index:
         """
         if batch_size < 1:
             raise SearchlibError(f"batch_size must be at least 1, not {batch_size}")
+        if max_chars < 1:
+            raise SearchlibError(f"max_chars must be at least 1, not {max_chars}")
         jobs = default_jobs() if jobs is None else jobs
         if jobs < 1:
             raise SearchlibError(f"jobs must be at least 1, not {jobs}")
@@ -479,12 +492,12 @@ class Index:
             expected += 1
             self._language_of(doc, forced)
 
-        with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
+        with SourceSet(sources, warn=warn, skip_errors=skip_errors, max_chars=max_chars) as source_set:
             source_set.validate(check=check)
             expected += source_set.text_files()
             with self._write_lock(wait), Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
                 origins = _Origins(self._path)
-                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins)
+                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins, source_set)
                 try:
                     for item, results in pipeline.run(run.plan(source_set.documents())):
                         run.write(item, results)
@@ -1211,9 +1224,14 @@ class _AddRun:
         started: float,
         total: int | None,
         origins: _Origins,
+        sources: SourceSet,
     ) -> None:
         self._index = index
         self._origins = origins
+        self._sources = sources
+        self._chars = 0
+        self._skipped_chars = 0
+        self._doc_chars = self._doc_start = 0
         self._forced = forced
         self._batch_size = batch_size
         self._wait = wait
@@ -1224,8 +1242,9 @@ class _AddRun:
         self.counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
         #: doc id → (batch number, content hash, file) of documents planned but not yet committed.
         self._pending: dict[str, tuple[int, str, str | None]] = {}
-        #: (content hash, file, whether an older version is to be deleted) of each planned document, in order.
-        self._planned: deque[tuple[str, str | None, bool]] = deque()
+        #: (content hash, file, whether an older version is to be deleted, characters) of each planned
+        #: document, in order.
+        self._planned: deque[tuple[str, str | None, bool, int]] = deque()
         self._digest = ""
         self._source: str | None = None
         self._assembler = Assembler()
@@ -1248,6 +1267,7 @@ class _AddRun:
                     exists = record is not None or pending is not None
                     if not doc.text.strip():
                         self.counts["empty"] += 1
+                        self._skipped_chars += len(doc.text)
                         self._warn(f"{doc.id}: skipped, no text")
                         if exists:
                             stale.append(doc.id)
@@ -1261,11 +1281,12 @@ class _AddRun:
                     if indexed[0] == digest:
                         # Unchanged, wherever it was read from: only its origin is recorded.
                         self.counts["unchanged"] += 1
+                        self._skipped_chars += len(doc.text)
                         self._origins.read_from(doc.id, digest, indexed[1], doc.path)
                         continue
                     self._origins.forget([doc.id])
                     self._pending[doc.id] = (number, digest, doc.path)
-                    self._planned.append((digest, doc.path, exists))
+                    self._planned.append((digest, doc.path, exists, len(doc.text)))
                     language = self._index._language_of(doc, self._forced)
                     pieces.extend(pieces_of(doc, language.code if language else None))
             yield from tasks_of(pieces)
@@ -1281,7 +1302,8 @@ class _AddRun:
         writer = self._open()
         for piece, result in zip(item.pieces, results):
             if piece.first:
-                self._digest, self._source, exists = self._planned.popleft()
+                self._digest, self._source, exists, self._doc_chars = self._planned.popleft()
+                self._doc_start = self._chars
                 if exists:
                     writer.delete_by_term("doc_id", piece.document.id)
             for record in self._assembler.records(piece, result, self._digest):
@@ -1290,6 +1312,8 @@ class _AddRun:
                 writer.add_document(**record)
             self.counts["passages"] += len(result.passages)
             self.counts["words"] += result.words
+            # Chunks leave out the blank stretches between them: count the whole text.
+            self._chars = self._doc_start + self._doc_chars if piece.last else self._chars + len(piece.document.text)
             if piece.last:
                 self.counts["documents"] += 1
             self._progress()
@@ -1302,9 +1326,11 @@ class _AddRun:
             for doc_id in end.stale:
                 writer.delete_by_term("doc_id", doc_id)
         if self._writer is not None:
+            self._progress(writing=True)
             self._writer.commit(mergetype=_merge_similar)
             self._writer = None
         self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
+        self._progress()  # documents skipped show too
 
     def _open(self) -> Any:
         if self._writer is None:
@@ -1316,7 +1342,7 @@ class _AddRun:
             _cancel(self._writer)
             self._writer = None
 
-    def _progress(self) -> None:
+    def _progress(self, *, writing: bool = False) -> None:
         if self._on_progress is not None:
             c = self.counts
             self._on_progress(
@@ -1327,5 +1353,9 @@ class _AddRun:
                     time.monotonic() - self._started,
                     skipped=c["unchanged"] + c["empty"],
                     total=self._total,
+                    chars=self._chars,
+                    skipped_chars=self._skipped_chars + self._sources.skipped_chars,
+                    total_chars=self._sources.total_chars,
+                    writing=writing,
                 )
             )

@@ -23,6 +23,19 @@ from .errors import InputError
 from .text import clean_text
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+#: The longest document indexed unless told otherwise (``--max-chars``): about
+#: 500 pages, a long book, and the size of a batch (``index.BATCH_CHARS``). A
+#: document is analyzed and committed whole: the index shows none of it until
+#: it is all written, and a batch's postings held in memory beyond 128 MB spill
+#: to temporary files (152 MB of them for a document of 2,000,000 characters,
+#: next to none for 1,000,000). Longer texts are better cut into documents.
+MAX_DOCUMENT_CHARS = 1_000_000
+#: A character takes at most 4 bytes in UTF-8 and UTF-16 and 12 in a JSON
+#: escape ("\ud83d\ude00"): a longer file or line is over the limit unread.
+_MAX_BYTES_PER_CHAR = 4
+_MAX_JSON_BYTES_PER_CHAR = 12
+#: Room on a JSONL line for the fields beside the text.
+_JSON_SLACK = 1 << 20
 # What a file name may hold that an id or a message line cannot: bytes that are
 # not UTF-8 (decoded by Python as lone surrogates), control characters, and the
 # backslash that introduces the escapes.
@@ -64,6 +77,8 @@ class _File:
     #: Stored with its documents: the file's absolute path, through the
     #: resolved root, so that naming the folder another way finds it again.
     source: str | None = None
+    #: Its size in bytes when walked.
+    size: int = 0
 
     @property
     def is_jsonl(self) -> bool:
@@ -79,9 +94,25 @@ class SourceSet:
     documents no longer exist in the folders and files walked.
     """
 
-    def __init__(self, sources: Iterable[Source], *, warn: Warn, skip_errors: bool = False) -> None:
+    def __init__(
+        self,
+        sources: Iterable[Source],
+        *,
+        warn: Warn,
+        skip_errors: bool = False,
+        max_chars: int = MAX_DOCUMENT_CHARS,
+    ) -> None:
         self._warn = warn
         self._skip_errors = skip_errors
+        self._max_chars = max_chars
+        #: Characters of the documents to read, as far as known: JSONL lines
+        #: and given documents once validated, text files by their size in
+        #: bytes until they are read. Progress estimates go by it.
+        self.total_chars = 0
+        #: Of those, the characters of files skipped while reading them.
+        self.skipped_chars = 0
+        # JSONL problems found by validate(), so that reading again does not report them twice.
+        self._reported: set[tuple[str, int]] = set()
         self._items: list[_File | Document] = []
         self._spooled: list[Path] = []
         # What --prune needs to know: the folders and files given, the files
@@ -121,7 +152,7 @@ class SourceSet:
             source = path_id(os.path.join(path.parent.resolve(), path.name))
             self._scopes.append(source)
             self._found.add(source)
-            yield _File(path, path.parent, path_id(str(path)), source)
+            yield _File(path, path.parent, path_id(str(path)), source, _size(path))
             return
         root = path
         base = root.resolve()
@@ -152,7 +183,7 @@ class SourceSet:
                     continue
                 source = path_id(str(base / file.relative_to(root)))
                 self._found.add(source)
-                yield _File(file, root, path_id(str(file)), source)
+                yield _File(file, root, path_id(str(file)), source, _size(file))
 
     def _spool_stdin(self) -> _File:
         # Standard input can only be read once, and JSONL must be validated
@@ -164,7 +195,7 @@ class SourceSet:
             out.write(data)
         path = Path(name)
         self._spooled.append(path)
-        return _File(path, path.parent, "<stdin>")
+        return _File(path, path.parent, "<stdin>", size=len(data))
 
     # -- reading -----------------------------------------------------------
 
@@ -176,12 +207,14 @@ class SourceSet:
         """
         for item in self._items:
             if isinstance(item, Document):
-                docs: Iterable[Document] = [item]
+                docs: Iterable[Document] = [item] if self._within_limit(item, given_id(item.id)) else []
             elif item.is_jsonl:
                 docs = self._read_jsonl(item)
             else:
+                self.total_chars += item.size
                 continue
             for doc in docs:
+                self.total_chars += len(doc.text)
                 if check is not None:
                     check(doc)
 
@@ -193,6 +226,8 @@ class SourceSet:
         """Every document, in order, streamed: no file is held longer than it is read."""
         for item in self._items:
             if isinstance(item, Document):
+                if len(item.text) > self._max_chars:
+                    continue  # reported by validate()
                 yield Document(
                     id=given_id(item.id), text=clean_text(item.text), title=clean_text(item.title), lang=item.lang,
                     path=item.path,
@@ -213,16 +248,28 @@ class SourceSet:
         return path_id(item.path.relative_to(item.root).as_posix())
 
     def _read_text_file(self, item: _File) -> Document | None:
+        if item.size > _MAX_BYTES_PER_CHAR * self._max_chars:
+            self._warn(f"{item.label}: skipped, {item.size:,} bytes, {self._over_limit}")
+            self.skipped_chars += item.size
+            return None
         try:
             data = item.path.read_bytes()
         except OSError as exc:
             self._warn(f"{item.label}: skipped, cannot read it ({exc.strerror or exc})")
+            self.skipped_chars += item.size
             return None
         try:
             text, note = decode(data)
         except InputError as exc:
             self._warn(f"{item.label}: skipped, {exc}")
+            self.skipped_chars += item.size
             return None
+        if len(text) > self._max_chars:
+            self._warn(f"{item.label}: skipped, {len(text):,} characters, {self._over_limit}")
+            self.skipped_chars += item.size
+            return None
+        # Counted by its size until now: count its characters.
+        self.total_chars += len(text) - item.size
         if note:
             self._warn(f"{item.label}: {note}")
         markdown = item.path.suffix.lower() in MARKDOWN_SUFFIXES
@@ -235,8 +282,15 @@ class SourceSet:
             handle: IO[bytes] = item.path.open("rb")
         except OSError as exc:
             raise InputError(f"{item.label}: cannot read it ({exc.strerror or exc})") from None
+        cap = _MAX_JSON_BYTES_PER_CHAR * self._max_chars + _JSON_SLACK
         with handle:
-            for lineno, raw in enumerate(handle, start=1):
+            for lineno, raw in _lines(handle, cap):
+                if raw is None:
+                    if item.source:
+                        self._jsonl_incomplete.add(item.source)  # its id is unknown: prune nothing by this file
+                    self._report(item, lineno, f"{item.label} line {lineno}: skipped, more than {cap:,} bytes, "
+                                               f"{self._over_limit}")
+                    continue
                 if not raw.strip():
                     continue
                 try:
@@ -248,7 +302,29 @@ class SourceSet:
                         self._jsonl_incomplete.add(item.source)
                     self._warn(f"{exc} (skipped)")
                     continue
+                if len(doc.text) > self._max_chars:
+                    if item.source:
+                        self._jsonl_ids.setdefault(item.source, set()).add(doc.id)  # its line is still there
+                    self._report(item, lineno, f"{item.label} line {lineno}: skipped, {len(doc.text):,} "
+                                               f"characters, {self._over_limit}")
+                    continue
                 yield replace(doc, path=item.source)
+
+    @property
+    def _over_limit(self) -> str:
+        return f"over the limit of {self._max_chars:,} characters per document (--max-chars raises it)"
+
+    def _report(self, item: _File, lineno: int, message: str) -> None:
+        """Warn about a JSONL line once, though the file is read twice (validate, then index)."""
+        if (item.label, lineno) not in self._reported:
+            self._reported.add((item.label, lineno))
+            self._warn(message)
+
+    def _within_limit(self, doc: Document, label: str) -> bool:
+        if len(doc.text) <= self._max_chars:
+            return True
+        self._warn(f"{label}: skipped, {len(doc.text):,} characters, {self._over_limit}")
+        return False
 
     # -- pruning -----------------------------------------------------------
 
@@ -319,6 +395,26 @@ def given_id(doc_id: str) -> str:
     except UnicodeEncodeError:
         return path_id(doc_id)
     return doc_id
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reading it will say why
+
+
+def _lines(handle: IO[bytes], cap: int) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, line)``; ``None`` for a line longer than ``cap`` bytes, which is skipped unread."""
+    lineno = 0
+    while raw := handle.readline(cap):
+        lineno += 1
+        if len(raw) >= cap and not raw.endswith(b"\n"):
+            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield lineno, None
+        else:
+            yield lineno, raw
 
 
 def _within(path: str, folder: str) -> bool:

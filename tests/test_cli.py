@@ -202,6 +202,51 @@ def test_cli_index_shows_progress_on_a_terminal_only(run, tmp_path, monkeypatch)
     assert (quiet.stdout, quiet.stderr) == ("", "")
 
 
+def test_cli_progress_of_one_long_document_advances_with_its_chunks_and_shows_the_time_left(run, tmp_path, monkeypatch):
+    from searchlib import pipeline
+
+    # Small chunks and tasks stand for a long document: one result per chunk, each drawn.
+    monkeypatch.setattr(pipeline, "CHUNK_CHARS", 2_000)
+    monkeypatch.setattr(pipeline, "TASK_CHARS", 2_000)
+    monkeypatch.setattr(cli_module.ProgressLine, "MIN_SPAN", 1e-6)
+    monkeypatch.setattr(cli_module.ProgressLine, "REDRAW", 0.0)
+    monkeypatch.setattr(cli_module, "_is_terminal", lambda stream: True)
+    path = tmp_path / "une-ligne.txt"
+    path.write_text(" ".join(["Les victimes de la traite ont témoigné à Vienne."] * 200), encoding="utf-8")
+    result = run("index", path, "--index", tmp_path / "ix", "--jobs", 1)
+    assert result.stdout.startswith("Indexed 1 documents (")
+    drawn = [line.strip() for line in result.stderr.split("\r") if "/1 documents" in line]
+    during = [line for line in drawn if "0/1 documents" in line]
+    assert len(during) >= 4
+    assert all(" left" in line for line in during[1:]), during
+    filled = [line[1:21].count("#") for line in during]
+    assert filled == sorted(filled) and 0 < filled[-1] < 20, during
+    # Analysis done, the commit: no time left is claimed for it.
+    [writing] = [line for line in drawn if "writing" in line]
+    assert writing.startswith("[####################] 1/1 documents · ") and writing.endswith(" · writing the index…")
+
+
+def test_cli_progress_time_left_goes_by_characters():
+    from searchlib.index import Progress
+
+    class Screen:
+        text = ""
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            pass
+
+    screen = Screen()
+    line = cli_module.ProgressLine(screen)
+    for seconds, chars in [(10.0, 100_000), (20.0, 250_000)]:
+        line.update(Progress(documents=0, passages=10, words=chars // 6, seconds=seconds, total=1, chars=chars,
+                             total_chars=1_000_000))
+    # 150,000 characters in 10 s: the 750,000 left take 50 s.
+    assert screen.text.split("\r")[-1].strip() == "[#####...............] 0/1 documents · 10 passages · 2,500 words/s · 50.0s left"
+
+
 @pytest.mark.parametrize(
     ("seconds", "model", "expected"),
     [

@@ -168,6 +168,70 @@ def test_hostile_undecodable_file_names_through_the_command(run, tmp_path):
         assert [d.id for d in index.documents()] == ["-x.txt", "deux\\x0alignes.txt", "ok.txt"]
 
 
+def sparse_file(path, size) -> None:
+    """A file of ``size`` bytes that takes no room on disk (its bytes are never written), or a skip."""
+    with open(path, "wb") as out:
+        out.truncate(size)
+    if os.stat(path).st_blocks * 512 > 1 << 20:
+        os.remove(path)
+        pytest.skip("this file system does not keep sparse files: a 10 GB file would be written")
+
+
+def test_hostile_documents_over_the_size_limit_are_skipped_with_one_line_each(run, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "court.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    (docs / "long.txt").write_text("Les victimes de la traite. " * 100, encoding="utf-8")  # 2,700 characters
+    sparse_file(docs / "énorme.txt", 10 * 2**30)  # 10 GB: refused by its size, unread
+    (docs / "d.jsonl").write_text("\n".join([
+        json.dumps({"id": "j1", "text": "Une note sur la justice."}),
+        json.dumps({"id": "j2", "text": "La traite. " * 300}),  # 3,300 characters
+        json.dumps({"id": "j3", "text": "x" * (12 * 2_000 + 2**20)}),  # longer than any line of 2,000 characters
+        json.dumps({"id": "j4", "text": "Les frontières."}),
+    ]) + "\n", encoding="utf-8")
+    ix = tmp_path / "ix"
+    result = run("index", docs, "--index", ix, "--max-chars", 2_000)
+    limit = "over the limit of 2,000 characters per document (--max-chars raises it)"
+    assert (result.exit_code, result.stderr) == (0, (
+        f"Warning: {docs / 'd.jsonl'} line 2: skipped, 3,300 characters, {limit}\n"
+        f"Warning: {docs / 'd.jsonl'} line 3: skipped, more than 1,072,576 bytes, {limit}\n"
+        f"Warning: {docs / 'long.txt'}: skipped, 2,700 characters, {limit}\n"
+        f"Warning: {docs / 'énorme.txt'}: skipped, 10,737,418,240 bytes, {limit}\n"
+    ))
+    assert result.stdout.startswith("Indexed 3 documents (3 passages) in ")
+    raised = run("index", docs, "--index", ix, "--max-chars", 3_500, "--prune")
+    assert raised.stderr == (
+        f"Warning: {docs / 'd.jsonl'} line 3: skipped, 1,072,576 characters, over the limit of 3,500 "
+        "characters per document (--max-chars raises it)\n"
+        f"Warning: {docs / 'énorme.txt'}: skipped, 10,737,418,240 bytes, over the limit of 3,500 characters per "
+        "document (--max-chars raises it)\n"
+    )
+    assert raised.stdout.startswith("Indexed 2 documents (134 passages), 3 unchanged in ")
+    with open_index(ix) as index:
+        assert [d.id for d in index.documents()] == ["court.txt", "j1", "j2", "j4", "long.txt"]
+
+
+def test_hostile_the_default_limit_is_named_with_its_option(run, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    (docs / "b.txt").write_text("Les victimes de la traite. " * 37_038, encoding="utf-8")  # 1,000,026 characters
+    result = run("index", docs, "--index", tmp_path / "ix")
+    assert (result.exit_code, result.stderr) == (0, (
+        f"Warning: {docs / 'b.txt'}: skipped, 1,000,026 characters, over the limit of 1,000,000 characters per "
+        "document (--max-chars raises it)\n"
+    ))
+    assert result.stdout.startswith("Indexed 1 documents (1 passages) in ")
+    from searchlib import Document, create_index
+
+    index = create_index(tmp_path / "api")
+    warnings = []
+    report = index.add([Document(id="n", text="x" * 11), Document(id="m", text="Une note.")], max_chars=10,
+                       on_warning=warnings.append)
+    assert (report.documents, warnings) == (1, ["n: skipped, 11 characters, over the limit of 10 characters per "
+                                                "document (--max-chars raises it)"])
+
+
 # -- JSONL --------------------------------------------------------------------
 
 
