@@ -253,9 +253,42 @@ def index_exists(path: str | os.PathLike) -> bool:
 def create_index(path: str | os.PathLike) -> Index:
     """Create an empty index in ``path`` (made if missing), which must not hold one.
 
+    Creation holds the folder's lock: two processes creating the same index
+    at once never mix their files; the second finds the index made.
+
     >>> index = create_index("/tmp/my-index")                 # doctest: +SKIP
     """
-    path = Path(path)
+    return _create(Path(path), exist_ok=False)
+
+
+def _create(path: Path, *, exist_ok: bool) -> Index:
+    """Create the index in ``path``; with ``exist_ok``, open the one another process made meanwhile."""
+    _check_creatable(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = _FolderLock(path)
+    except OSError as exc:
+        raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
+    try:
+        lock.acquire(DEFAULT_WAIT)
+        if index_exists(path) and exist_ok:
+            _check_meta(path)
+            return Index(path, _open_whoosh(path))
+        _check_creatable(path)
+        try:
+            windex.create_in(str(path), make_schema())
+            meta = {"format": _FORMAT, "schema_version": SCHEMA_VERSION, "searchlib": __version__, "created": _now()}
+            tmp = path / (META_FILE + ".tmp")
+            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, path / META_FILE)
+        except OSError as exc:
+            raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
+    finally:
+        lock.close()
+    return Index(path, windex.open_dir(str(path)))
+
+
+def _check_creatable(path: Path) -> None:
     if index_exists(path):
         raise SearchlibError(f"{path} already holds an index; open it with open_index() or pick another folder")
     if path.exists() and not path.is_dir():
@@ -264,16 +297,6 @@ def create_index(path: str | os.PathLike) -> Index:
         raise NotAnIndexError(
             f"{path} is not empty and is not a searchlib index; pick an empty or new folder for --index"
         )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        windex.create_in(str(path), make_schema())
-        meta = {"format": _FORMAT, "schema_version": SCHEMA_VERSION, "searchlib": __version__, "created": _now()}
-        tmp = path / (META_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path / META_FILE)
-    except OSError as exc:
-        raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
-    return Index(path, windex.open_dir(str(path)))
 
 
 def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -> Index:
@@ -292,7 +315,7 @@ def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -
         if path.exists() and not path.is_dir():
             raise NotAnIndexError(f"{path} is a file, not an index folder; point --index at a folder")
         if create:
-            return create_index(path)
+            return _create(path, exist_ok=True)
         raise IndexNotFoundError(f"no index at {path}; build one with: searchlib index [PATH...] --index {path}")
     _check_meta(path)
     return Index(path, _open_whoosh(path))
@@ -379,7 +402,11 @@ def _is_empty_dir(path: Path) -> bool:
     # A checkout's index/ holds only its .gitignore. A creation killed before
     # it wrote searchlib.json leaves Whoosh's first table of contents, which
     # never lists a segment (commits start at generation 1): no data either.
-    return all(entry.name.startswith(".") or _UNFINISHED_CREATION.fullmatch(entry.name) for entry in path.iterdir())
+    # A creation under way holds the lock file.
+    return all(
+        entry.name.startswith(".") or entry.name == LOCK_FILE or _UNFINISHED_CREATION.fullmatch(entry.name)
+        for entry in path.iterdir()
+    )
 
 
 def _now() -> str:
@@ -495,9 +522,10 @@ class Index:
         with SourceSet(sources, warn=warn, skip_errors=skip_errors, max_chars=max_chars) as source_set:
             source_set.validate(check=check)
             expected += source_set.text_files()
-            with self._write_lock(wait), Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
+            with self._write_lock(wait) as lock, Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
                 origins = _Origins(self._path)
-                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins, source_set)
+                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins, source_set,
+                              lock, pipeline)
                 try:
                     for item, results in pipeline.run(run.plan(source_set.documents())):
                         run.write(item, results)
@@ -608,50 +636,21 @@ class Index:
             os.remove(self._path / (ORIGINS_FILE + ".tmp"))
 
     @contextlib.contextmanager
-    def _write_lock(self, wait: float) -> Iterator[None]:
-        """Hold ``searchlib.lock`` for a whole write, recording who holds it.
-
-        The lock is an advisory ``flock``: the kernel releases it when its
-        holder dies, so a lock left by a killed process never blocks anyone,
-        and a live holder is never broken.
-        """
-        import fcntl
-
-        lock_path = self._path / LOCK_FILE
+    def _write_lock(self, wait: float) -> Iterator[_FolderLock]:
+        """Hold ``searchlib.lock`` for a whole write (see :class:`_FolderLock`), and clean up after killed writers."""
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            lock = _FolderLock(self._path)
         except OSError as exc:
             raise SearchlibError(f"cannot write to the index at {self._path}: {exc.strerror or exc}") from None
         try:
-            deadline = time.monotonic() + max(wait, 0.0)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                if time.monotonic() >= deadline:
-                    holder = _lock_holder(fd)
-                    raise IndexLockedError(
-                        f"the index at {self._path} is being written by {holder} (lock {lock_path}); "
-                        f"waited {wait:g}s. Wait for it to finish, or retry with a longer --wait"
-                    )
-                time.sleep(0.05)
-            info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+            lock.acquire(wait)
             # Worker processes inherit this descriptor; they close it (see pipeline.py).
-            self._lock_fds = (fd,)
-            try:
-                self._clean_leftovers()
-                yield
-            finally:
-                self._lock_fds = ()
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._lock_fds = (lock.fd,)
+            self._clean_leftovers()
+            yield lock
         finally:
-            os.close(fd)
+            self._lock_fds = ()
+            lock.close()
 
     # -- reading -----------------------------------------------------------
 
@@ -1065,6 +1064,58 @@ def _cancel(writer: Any) -> None:
         writer.cancel()
 
 
+class _FolderLock:
+    """``searchlib.lock`` in an index folder, held by the one process that writes there.
+
+    The lock is an advisory ``flock``: the kernel releases it when its holder
+    dies, so a lock left by a killed process never blocks anyone, and a live
+    holder is never broken. The holder writes who it is into the file, for
+    the message of a writer that waited in vain.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._held = False
+
+    def acquire(self, wait: float) -> None:
+        """Take the lock, waiting at most ``wait`` seconds; raise :class:`IndexLockedError` if still held."""
+        import fcntl
+
+        deadline = time.monotonic() + max(wait, 0.0)
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.monotonic() >= deadline:
+                raise IndexLockedError(
+                    f"the index at {self.path.parent} is being written by {_lock_holder(self.fd)} (lock {self.path}); "
+                    f"waited {wait:g}s. Wait for it to finish, or retry with a longer --wait"
+                )
+            time.sleep(0.05)
+        self._held = True
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, json.dumps(info).encode("utf-8"), 0)
+
+    def release(self) -> None:
+        import fcntl
+
+        if self._held:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self._held = False
+
+    def close(self) -> None:
+        try:
+            self.release()
+        finally:
+            os.close(self.fd)
+
+
 def _lock_holder(fd: int) -> str:
     try:
         info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
@@ -1129,6 +1180,10 @@ class _Origins:
 
     def __init__(self, folder: Path) -> None:
         self._file = folder / ORIGINS_FILE
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the file again (another writer may have changed it); unsaved changes are lost."""
         self._entries = _read_origins(self._file)
         self._changed = False
         self._forgotten = False
@@ -1225,8 +1280,12 @@ class _AddRun:
         total: int | None,
         origins: _Origins,
         sources: SourceSet,
+        lock: _FolderLock,
+        pipeline: Pipeline,
     ) -> None:
         self._index = index
+        self._lock = lock
+        self._pipeline = pipeline
         self._origins = origins
         self._sources = sources
         self._chars = 0
@@ -1255,42 +1314,71 @@ class _AddRun:
     def plan(self, documents: Iterable[Document]) -> Iterator[Task | _BatchEnd]:
         for number, batch in enumerate(_batched(documents, self._batch_size)):
             latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
-            pieces: list[Piece] = []
-            stale: list[str] = []
-            with self._index._reading() as searcher:
-                reader = searcher.reader()
-                for doc in latest.values():
-                    pending = self._pending.get(doc.id)  # (batch, hash, path)
-                    record = None
-                    if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
-                        record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
-                    exists = record is not None or pending is not None
-                    if not doc.text.strip():
-                        self.counts["empty"] += 1
-                        self._skipped_chars += len(doc.text)
-                        self._warn(f"{doc.id}: skipped, no text")
-                        if exists:
-                            stale.append(doc.id)
-                            self._origins.forget([doc.id])
-                        continue
-                    digest = content_hash(doc)
-                    if pending is not None:
-                        indexed: tuple[Any, ...] = pending[1:]
-                    else:
-                        indexed = (record.get("hash"), record.get("path")) if record else (None, None)
-                    if indexed[0] == digest:
-                        # Unchanged, wherever it was read from: only its origin is recorded.
-                        self.counts["unchanged"] += 1
-                        self._skipped_chars += len(doc.text)
-                        self._origins.read_from(doc.id, digest, indexed[1], doc.path)
-                        continue
-                    self._origins.forget([doc.id])
-                    self._pending[doc.id] = (number, digest, doc.path)
-                    self._planned.append((digest, doc.path, exists, len(doc.text)))
-                    language = self._index._language_of(doc, self._forced)
-                    pieces.extend(pieces_of(doc, language.code if language else None))
+            decisions = self._decide(latest.values())
+            languages = {lang for doc, _, digest, indexed, lang in decisions if digest and digest != indexed[0]}
+            if languages and not self._pipeline.loaded(languages) and not self._pending and self._writer is None:
+                # Loading a language model takes seconds: not while holding the lock, which other
+                # writers wait for. Nothing is uncommitted, so the lock can go, and come back.
+                self._origins.save()
+                self._lock.release()
+                self._pipeline.load(languages)
+                self._lock.acquire(self._wait)
+                self._index._clean_leftovers()
+                self._origins.reload()
+                decisions = self._decide(latest.values())  # another writer may have written meanwhile
+            pieces, stale = self._apply(number, decisions)
             yield from tasks_of(pieces)
             yield _BatchEnd(number, tuple(stale))
+
+    def _decide(
+        self, documents: Iterable[Document]
+    ) -> list[tuple[Document, bool, str | None, tuple[Any, ...], str | None]]:
+        """For each document: whether an older version exists, its content hash (``None``: no text),
+        the (hash, file) it is indexed with, and its language code (``None``: to detect). Only reads."""
+        decisions = []
+        with self._index._reading() as searcher:
+            reader = searcher.reader()
+            for doc in documents:
+                pending = self._pending.get(doc.id)  # (batch, hash, path)
+                record = None
+                if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
+                    record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
+                exists = record is not None or pending is not None
+                if pending is not None:
+                    indexed: tuple[Any, ...] = pending[1:]
+                else:
+                    indexed = (record.get("hash"), record.get("path")) if record else (None, None)
+                digest = content_hash(doc) if doc.text.strip() else None
+                language = self._index._language_of(doc, self._forced)
+                decisions.append((doc, exists, digest, indexed, language.code if language else None))
+        return decisions
+
+    def _apply(
+        self, number: int, decisions: list[tuple[Document, bool, str | None, tuple[Any, ...], str | None]]
+    ) -> tuple[list[Piece], list[str]]:
+        """Plan batch ``number`` from its decisions: the pieces to analyze, and the documents to remove."""
+        pieces: list[Piece] = []
+        stale: list[str] = []
+        for doc, exists, digest, indexed, lang in decisions:
+            if digest is None:
+                self.counts["empty"] += 1
+                self._skipped_chars += len(doc.text)
+                self._warn(f"{doc.id}: skipped, no text")
+                if exists:
+                    stale.append(doc.id)
+                    self._origins.forget([doc.id])
+                continue
+            if indexed[0] == digest:
+                # Unchanged, wherever it was read from: only its origin is recorded.
+                self.counts["unchanged"] += 1
+                self._skipped_chars += len(doc.text)
+                self._origins.read_from(doc.id, digest, indexed[1], doc.path)
+                continue
+            self._origins.forget([doc.id])
+            self._pending[doc.id] = (number, digest, doc.path)
+            self._planned.append((digest, doc.path, exists, len(doc.text)))
+            pieces.extend(pieces_of(doc, lang))
+        return pieces, stale
 
     # -- writing -----------------------------------------------------------
 

@@ -271,6 +271,7 @@ class Pipeline:
         self._executor: ProcessPoolExecutor | None = None
         #: Seconds spent here loading language models before analysis.
         self.model_seconds = 0.0
+        self._loaded: set[str] = set()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -335,12 +336,28 @@ class Pipeline:
             self._executor = _executor(self.jobs, self._close_fds)
         return self._executor.submit(run_task, task)
 
+    def loaded(self, langs: Iterable[str | None]) -> bool:
+        """Whether the models of these languages (``None``: to detect) are loaded here."""
+        return all(self._code(lang) in self._loaded for lang in langs)
+
+    def load(self, langs: Iterable[str | None]) -> None:
+        """Load the models of these languages here, before any task needs them."""
+        for lang in langs:
+            self._load(lang)
+
     def _load(self, lang: str | None) -> None:
-        # A language to detect is most likely the default one.
-        language = get_language(lang) if lang else DEFAULT_LANGUAGE
+        code = self._code(lang)
+        if code in self._loaded:
+            return
         started = time.monotonic()
-        analyzer_for(language)
+        analyzer_for(get_language(code))
         self.model_seconds += time.monotonic() - started
+        self._loaded.add(code)
+
+    @staticmethod
+    def _code(lang: str | None) -> str:
+        # A language to detect is most likely the default one.
+        return get_language(lang).code if lang else DEFAULT_LANGUAGE.code
 
 
 def _chars(task: Task) -> int:

@@ -5,12 +5,15 @@ paused while it holds the write lock, and readers that search while a writer
 commits batch after batch.
 """
 
+import contextlib
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -20,7 +23,7 @@ from whoosh import index as windex
 from whoosh import query as wq
 
 from searchlib import create_index, open_index
-from searchlib.index import LOCK_FILE, ORIGINS_FILE, index_exists
+from searchlib.index import LOCK_FILE, META_FILE, ORIGINS_FILE, index_exists
 from searchlib.schema import make_schema
 
 
@@ -388,3 +391,60 @@ def test_safety_new_commands_have_help(run, command):
     result = run(command, "--help")
     assert result.exit_code == 0
     assert result.stdout.startswith(f"Usage: main {command} [OPTIONS]")
+
+
+@pytest.mark.slow
+def test_safety_two_writers_creating_one_new_index_both_succeed(tmp_path, fork_cli, monkeypatch):
+    names = write_notes(tmp_path / "notes", 5)
+    # Both commands meet just before the new index gets its searchlib.json,
+    # as two started at once sometimes do: each waits there (at most 2 s) for the other.
+    meeting = multiprocessing.get_context("fork").Barrier(2)
+    replace = os.replace
+
+    def meet_then_replace(source, destination):
+        if os.path.basename(destination) == META_FILE:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meeting.wait(timeout=2)
+        return replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", meet_then_replace)
+    for attempt in range(3):
+        meeting.reset()
+        ix = tmp_path / f"ix{attempt}"
+        writers = [fork_cli("index", tmp_path / "notes", "--index", ix, "--quiet", "--wait", 60) for _ in range(2)]
+        for writer in writers:
+            writer.join()
+        assert [w.exitcode for w in writers] == [0, 0], f"attempt {attempt}"
+        with open_index(ix) as index:
+            assert index.check().documents == len(names)
+            assert indexed_ids(index) == names
+
+
+@pytest.mark.slow
+def test_safety_the_lock_is_not_held_while_the_language_model_loads(tmp_path):
+    import fcntl
+
+    write_notes(tmp_path / "notes", 5)
+    ix = tmp_path / "ix"
+    create_index(ix)
+    command = [sys.executable, "-m", "searchlib", "index", tmp_path / "notes", "--index", ix, "--jobs", "1"]
+    # A process of its own, which must load spaCy: measure how long it holds the lock meanwhile.
+    writer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    held = 0.0
+    with open(ix / LOCK_FILE, "a+b") as lock:
+        while writer.poll() is None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held += 0.02
+            time.sleep(0.02)
+    out, err = writer.communicate()
+    assert (writer.returncode, err) == (0, "")
+    model = float(re.search(r"after ([0-9.]+)s loading the language model", out).group(1))
+    assert model > 1.0, out
+    assert held < model / 2, (held, out)
+    # Nothing to analyze: no model is loaded at all.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.stdout.startswith("Indexed 0 documents (0 passages), 5 unchanged in ")
+    assert "loading the language model" not in again.stdout
