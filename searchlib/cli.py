@@ -186,7 +186,7 @@ def info(index_path: Path | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(vars(data), ensure_ascii=False))
         return
-    languages = ", ".join(f"{code} ({n} passages)" for code, n in data.languages.items()) or "none"
+    languages = ", ".join(f"{code} ({_count(n, 'passage')})" for code, n in data.languages.items()) or "none"
     click.echo(f"index:          {data.path}")
     click.echo(f"documents:      {data.documents}")
     click.echo(f"passages:       {data.passages}")
@@ -206,7 +206,7 @@ def delete(doc_ids: tuple[str, ...], index_path: Path | None, wait: float) -> No
         removed = idx.delete(doc_ids, wait=wait)
     asked = len(set(doc_ids))
     missing = f" ({asked - removed} not in the index)" if removed < asked else ""
-    click.echo(f"Deleted {removed} documents{missing} from {idx.path}")
+    click.echo(f"Deleted {_count(removed, 'document')}{missing} from {idx.path}")
 
 
 @main.command()
@@ -217,8 +217,9 @@ def check(index_path: Path | None) -> None:
     with open_index(index_path or default_index_path()) as idx:
         report = idx.check()
     click.echo(
-        f"OK: {report.documents} documents, {report.passages} passages, {report.terms} terms in "
-        f"{report.segments} segments (commit {report.generation}) at {idx.path}"
+        f"OK: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}, "
+        f"{_count(report.terms, 'term')} in {_count(report.segments, 'segment')} (commit {report.generation}) "
+        f"at {idx.path}"
     )
 
 
@@ -249,7 +250,7 @@ def evaluate_command(dataset: Path, index_path: Path | None, sample: int | None,
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return
     click.echo(f"dataset:   {report.dataset}")
-    click.echo(f"index:     {report.index} ({report.documents} documents)")
+    click.echo(f"index:     {report.index} ({_count(report.documents, 'document')})")
     click.echo(f"queries:   {report.queries}")
     columns = {"all": report.metrics, **report.per_language}
     click.echo(f"{'':12}" + "".join(f"{name:>8}" for name in columns))
@@ -309,17 +310,23 @@ def _summary(report: AddReport, idx: Index) -> str:
     # do not grow with the corpus, and would make a small run look slow.
     working = report.seconds - report.model_seconds
     rate = report.words / working if working > 0 else 0.0
-    parts = [f"Indexed {report.documents} documents ({report.passages} passages)"]
+    parts = [f"Indexed {_count(report.documents, 'document')} ({_count(report.passages, 'passage')})"]
     if report.unchanged:
         parts.append(f"{report.unchanged} unchanged")
     if report.empty:
         parts.append(f"{report.empty} empty")
     if report.pruned:
         parts.append(f"{report.pruned} pruned")
-    speed = f"{rate:,.0f} words/s"
+    speed = f"{_count(round(rate), 'word', grouped=True)}/s"
     if report.model_seconds >= 0.05:
         speed += f", after {report.model_seconds:.1f}s loading the language model"
     return f"{', '.join(parts)} in {_duration(report.seconds)} ({speed}) into {idx.path}"
+
+
+def _count(n: int, noun: str, *, grouped: bool = False) -> str:
+    """``1 document``, ``2 documents``: the noun agrees with the number."""
+    number = f"{n:,}" if grouped else str(n)
+    return f"{number} {noun}" if n == 1 else f"{number} {noun}s"
 
 
 def _duration(seconds: float) -> str:
@@ -394,9 +401,10 @@ class ProgressLine:
         words_rate = self._rate(1, self.WINDOW)
         total = progress.total
         count = f"{done:,}/{total:,}" if total else f"{done:,}"
-        parts = [f"{count} documents", f"{progress.passages:,} passages"]
+        noun = "document" if (total or done) == 1 else "documents"
+        parts = [f"{count} {noun}", _count(progress.passages, "passage", grouped=True)]
         if words_rate:
-            parts.append(f"{words_rate:,.0f} words/s")
+            parts.append(f"{_count(round(words_rate), 'word', grouped=True)}/s")
         share = None
         if progress.writing:
             parts.append("writing the index…")
@@ -436,7 +444,8 @@ class ProgressLine:
 
 
 def _use_color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    # The NO_COLOR convention (no-color.org): set and not empty.
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _print_results(results: SearchResults) -> None:
@@ -451,7 +460,7 @@ def _print_results(results: SearchResults) -> None:
         click.echo(f"No results for {results.query!r}.")
     else:
         shown = len(results.hits)
-        click.echo(f"{shown} of {results.total} matching passages shown.")
+        click.echo(f"{shown} of {_count(results.total, 'matching passage')} shown.")
     if results.suggestion:
         click.echo(f"Did you mean: {results.suggestion}")
 

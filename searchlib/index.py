@@ -974,7 +974,7 @@ class Index:
             generation = reader.generation()
         if problems:
             shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
-            raise IndexCorruptError(_corrupt(self._path, f"searchlib check found {len(problems)} problem(s): {shown}"))
+            raise IndexCorruptError(_corrupt(self._path, f"searchlib check found {_plural(len(problems), 'problem')}: {shown}"))
         return CheckReport(
             documents=len(kinds[KIND_DOC]),
             passages=len(kinds[KIND_PASSAGE]),
@@ -1010,7 +1010,8 @@ def _check_postings(
             problems.append(f"postings of field {fieldname} cannot be read ({_describe(exc)})")
     unkinded = live - kinds[KIND_DOC] - kinds[KIND_PASSAGE]
     if unkinded:
-        problems.append(f"{len(unkinded)} record(s) are neither a passage nor a document, e.g. {min(unkinded)}")
+        what = "record is" if len(unkinded) == 1 else "records are"
+        problems.append(f"{len(unkinded)} {what} neither a passage nor a document, e.g. {min(unkinded)}")
     return kinds, terms
 
 
@@ -1043,8 +1044,13 @@ def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]
         problems.append(f"passages of {doc_id!r} have no document record")
     for doc_id, count in sorted(expected.items()):
         if sorted(numbers.get(doc_id, ())) != list(range(count)):
-            problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
+            held = len(numbers.get(doc_id, ()))
+            problems.append(f"document {doc_id!r} should have {_plural(count, 'passage')}, the index holds {held}")
     return problems
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _folder_size(path: Path) -> int:

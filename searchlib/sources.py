@@ -9,9 +9,11 @@ file and line (malformed JSONL). Nothing is half-read silently.
 from __future__ import annotations
 
 import codecs
+import errno
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -147,7 +149,7 @@ class SourceSet:
 
     def _walk(self, path: Path) -> Iterator[_File]:
         if not path.exists():
-            raise InputError(f"{path_id(str(path))}: no such file or directory")
+            raise InputError(f"{path_id(str(path))}: {_unreachable(path)}")
         if path.is_file():
             source = path_id(os.path.join(path.parent.resolve(), path.name))
             self._scopes.append(source)
@@ -179,7 +181,7 @@ class SourceSet:
                     continue
                 file = Path(dirpath, name)
                 if not file.is_file():
-                    self._warn(f"{path_id(str(file))}: skipped, not a regular file (a broken link?)")
+                    self._warn(f"{path_id(str(file))}: skipped, {_not_regular(file)}")
                     continue
                 source = path_id(str(base / file.relative_to(root)))
                 self._found.add(source)
@@ -300,7 +302,7 @@ class SourceSet:
                         raise
                     if item.source:
                         self._jsonl_incomplete.add(item.source)
-                    self._warn(f"{exc} (skipped)")
+                    self._report(item, lineno, str(exc).removesuffix(f"; {_JSONL_HINT}") + " (skipped)")
                     continue
                 if len(doc.text) > self._max_chars:
                     if item.source:
@@ -421,10 +423,13 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+_JSONL_HINT = "fix the line, or pass --skip-errors to skip bad lines"
+
+
 def parse_jsonl_line(raw: bytes, label: str, lineno: int) -> Document:
     """One JSONL line → :class:`Document`, or :class:`InputError` naming the line."""
     where = f"{label} line {lineno}"
-    hint = "fix the line, or pass --skip-errors to skip bad lines"
+    hint = _JSONL_HINT
     try:
         record = json.loads(raw.decode("utf-8-sig").strip())
     except UnicodeDecodeError:
@@ -433,27 +438,58 @@ def parse_jsonl_line(raw: bytes, label: str, lineno: int) -> Document:
         raise InputError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno}); {hint}") from None
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected a JSON object with a \"text\" field, got {type(record).__name__}; {hint}")
-    text = record.get("text")
-    if text is None:
+    if "text" not in record:
         raise InputError(f"{where}: missing the \"text\" field; {hint}")
+    text = record["text"]
     if not isinstance(text, str):
-        raise InputError(f"{where}: \"text\" must be a string, got {type(text).__name__}; {hint}")
+        raise InputError(f"{where}: \"text\" must be a string, got {_json_type(text)}; {hint}")
     doc_id = record.get("id")
     if doc_id is None:
         doc_id = f"{label}:{lineno}"
     elif isinstance(doc_id, (str, int)) and not isinstance(doc_id, bool):
         doc_id = str(doc_id)
     else:
-        raise InputError(f"{where}: \"id\" must be a string or an integer, got {type(doc_id).__name__}; {hint}")
+        raise InputError(f"{where}: \"id\" must be a string or an integer, got {_json_type(doc_id)}; {hint}")
     fields = {}
     for key in ("title", "lang"):
         value = record.get(key)
         if value is not None and not isinstance(value, str):
-            raise InputError(f"{where}: \"{key}\" must be a string, got {type(value).__name__}; {hint}")
+            raise InputError(f"{where}: \"{key}\" must be a string, got {_json_type(value)}; {hint}")
         fields[key] = value
     return Document(
         id=clean_text(doc_id), text=clean_text(text), title=clean_text(fields["title"] or ""), lang=fields["lang"] or None
     )
+
+
+def _json_type(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _unreachable(path: Path) -> str:
+    """Why a path that does not exist, as far as :meth:`Path.exists` can tell, cannot be read."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (it leads back to itself); point to a file or folder"
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            return f"a broken symbolic link (to {path_id(os.readlink(path))}, which does not exist)"
+        if exc.errno == errno.ENOENT:
+            return "no such file or directory"
+        return (exc.strerror or str(exc)).lower()
+    return "no such file or directory"
+
+
+def _not_regular(path: Path) -> str:
+    """Why a name found in a folder is not read: what it is instead of a file."""
+    if path.is_symlink():
+        return _unreachable(path).split(";")[0]
+    mode = path.lstat().st_mode if path.exists() else 0
+    for test, what in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return f"not a regular file ({what})"
+    return "not a regular file"
 
 
 def decode(data: bytes) -> tuple[str, str | None]:

@@ -196,7 +196,7 @@ def test_safety_a_damaged_origins_file_is_reported_with_its_remedy(run, tree):
 
 def test_safety_delete_command(run, seed_copy):
     result = run("delete", "000_5730bd4df953f932.txt", "nope", "--index", seed_copy.path)
-    assert (result.exit_code, result.stdout) == (0, f"Deleted 1 documents (1 not in the index) from {seed_copy.path}\n")
+    assert (result.exit_code, result.stdout) == (0, f"Deleted 1 document (1 not in the index) from {seed_copy.path}\n")
     assert seed_copy.info().documents == 0
 
 
@@ -227,7 +227,7 @@ def test_safety_check_command_reads_everything(run, seed_index):
     assert result.exit_code == 0
     terms = seed_index.check().terms
     assert terms > 1000
-    assert result.stdout == f"OK: 1 documents, 24 passages, {terms} terms in 1 segments (commit 1) at {seed_index.path}\n"
+    assert result.stdout == f"OK: 1 document, 24 passages, {terms} terms in 1 segment (commit 1) at {seed_index.path}\n"
 
 
 def test_safety_check_finds_passages_without_their_document(run, seed_copy):
@@ -238,8 +238,8 @@ def test_safety_check_finds_passages_without_their_document(run, seed_copy):
     result = run("check", "--index", seed_copy.path)
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: the index at {seed_copy.path} is damaged: searchlib check found 1 problem(s): document "
-        "'000_5730bd4df953f932.txt' should have 24 passage(s), the index holds 0; rebuild it: move it aside, "
+        f"Error: the index at {seed_copy.path} is damaged: searchlib check found 1 problem: document "
+        "'000_5730bd4df953f932.txt' should have 24 passages, the index holds 0; rebuild it: move it aside, "
         f"then run searchlib index [PATH...] --index {seed_copy.path}\n"
     )
 
@@ -251,7 +251,7 @@ def test_safety_an_interrupted_creation_is_finished_by_the_next_run(run, tmp_pat
     (tmp_path / "ix" / "searchlib.json.tmp").write_text("{", encoding="utf-8")
     result = run("index", "--index", tmp_path / "ix")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    assert result.stdout.startswith("Indexed 1 document (24 passages) in ")
     assert sorted(p.name for p in (tmp_path / "ix").iterdir() if p.suffix == ".tmp") == []
 
 
