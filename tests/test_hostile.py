@@ -279,6 +279,13 @@ def test_hostile_skip_errors_indexes_the_good_lines_and_reports_the_bad(run, tmp
     assert result.stdout.startswith("Indexed 2 documents (2 passages) in ")
 
 
+def test_hostile_a_warning_is_one_line_whatever_a_jsonl_id_holds(run, tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"id": "deux\\nlignes", "text": "  "}\n{"id": "b", "text": "La traite."}\n', encoding="utf-8")
+    result = run("index", path, "--index", tmp_path / "ix")
+    assert (result.exit_code, result.stderr) == (0, "Warning: deux\\x0alignes: skipped, no text\n")
+
+
 # -- queries ------------------------------------------------------------------
 
 
