@@ -66,6 +66,8 @@ IN_FLIGHT_PER_JOB = 8
 MAX_TITLE_CHARS = 200
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+#: Languages whose analyzer this process has loaded (analyzer_for keeps them); workers fork with them.
+_LOADED: set[str] = set()
 
 
 def default_jobs() -> int:
@@ -271,7 +273,6 @@ class Pipeline:
         self._executor: ProcessPoolExecutor | None = None
         #: Seconds spent here loading language models before analysis.
         self.model_seconds = 0.0
-        self._loaded: set[str] = set()
 
     def __enter__(self) -> Pipeline:
         return self
@@ -338,7 +339,7 @@ class Pipeline:
 
     def loaded(self, langs: Iterable[str | None]) -> bool:
         """Whether the models of these languages (``None``: to detect) are loaded here."""
-        return all(self._code(lang) in self._loaded for lang in langs)
+        return all(self._code(lang) in _LOADED for lang in langs)
 
     def load(self, langs: Iterable[str | None]) -> None:
         """Load the models of these languages here, before any task needs them."""
@@ -347,12 +348,12 @@ class Pipeline:
 
     def _load(self, lang: str | None) -> None:
         code = self._code(lang)
-        if code in self._loaded:
+        if code in _LOADED:
             return
         started = time.monotonic()
         analyzer_for(get_language(code))
         self.model_seconds += time.monotonic() - started
-        self._loaded.add(code)
+        _LOADED.add(code)
 
     @staticmethod
     def _code(lang: str | None) -> str:
