@@ -25,6 +25,7 @@ from .evaluate import EvalProgress, evaluate, write_trec_run
 from .highlight import mark
 from .index import (
     BATCH_CHARS,
+    MAX_DOCUMENT_CHARS,
     BATCH_DOCUMENTS,
     DEFAULT_WAIT,
     ENV_INDEX,
@@ -107,10 +108,12 @@ def main() -> None:
                    "a crash loses at most one batch.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Processes that analyze the text. Default: one per core.")
+@click.option("--max-chars", type=click.IntRange(min=1), default=MAX_DOCUMENT_CHARS, show_default=True,
+              help="Skip, with a warning, a document longer than this many characters.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @_library_errors
 def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wait: float,
-          skip_errors: bool, prune: bool, batch_size: int, jobs: int | None, quiet: bool) -> None:
+          skip_errors: bool, prune: bool, batch_size: int, jobs: int | None, max_chars: int, quiet: bool) -> None:
     """Index files, folders (recursively), JSONL files, or - for standard input.
 
     With no PATH, indexes the bundled article. Re-indexing a document replaces it;
@@ -122,7 +125,7 @@ def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wa
     with open_index(index_path or default_index_path(), create=True) as idx:
         try:
             report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, prune=prune,
-                             batch_size=batch_size, jobs=jobs,
+                             batch_size=batch_size, jobs=jobs, max_chars=max_chars,
                              on_warning=progress.warning if progress else _warning,
                              on_progress=progress.update if progress else None)
         finally:
@@ -183,7 +186,7 @@ def info(index_path: Path | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(vars(data), ensure_ascii=False))
         return
-    languages = ", ".join(f"{code} ({n} passages)" for code, n in data.languages.items()) or "none"
+    languages = ", ".join(f"{code} ({_count(n, 'passage')})" for code, n in data.languages.items()) or "none"
     click.echo(f"index:          {data.path}")
     click.echo(f"documents:      {data.documents}")
     click.echo(f"passages:       {data.passages}")
@@ -203,7 +206,7 @@ def delete(doc_ids: tuple[str, ...], index_path: Path | None, wait: float) -> No
         removed = idx.delete(doc_ids, wait=wait)
     asked = len(set(doc_ids))
     missing = f" ({asked - removed} not in the index)" if removed < asked else ""
-    click.echo(f"Deleted {removed} documents{missing} from {idx.path}")
+    click.echo(f"Deleted {_count(removed, 'document')}{missing} from {idx.path}")
 
 
 @main.command()
@@ -214,8 +217,9 @@ def check(index_path: Path | None) -> None:
     with open_index(index_path or default_index_path()) as idx:
         report = idx.check()
     click.echo(
-        f"OK: {report.documents} documents, {report.passages} passages, {report.terms} terms in "
-        f"{report.segments} segments (commit {report.generation}) at {idx.path}"
+        f"OK: {_count(report.documents, 'document')}, {_count(report.passages, 'passage')}, "
+        f"{_count(report.terms, 'term')} in {_count(report.segments, 'segment')} (commit {report.generation}) "
+        f"at {idx.path}"
     )
 
 
@@ -246,7 +250,7 @@ def evaluate_command(dataset: Path, index_path: Path | None, sample: int | None,
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
         return
     click.echo(f"dataset:   {report.dataset}")
-    click.echo(f"index:     {report.index} ({report.documents} documents)")
+    click.echo(f"index:     {report.index} ({_count(report.documents, 'document')})")
     click.echo(f"queries:   {report.queries}")
     columns = {"all": report.metrics, **report.per_language}
     click.echo(f"{'':12}" + "".join(f"{name:>8}" for name in columns))
@@ -297,7 +301,8 @@ def _open_for_reading(index_path: Path | None) -> Index:
 
 
 def _warning(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)
+    # One warning, one line, whatever a JSONL id holds.
+    click.echo("Warning: " + re.sub(r"[\r\n]", lambda m: f"\\x{ord(m.group()):02x}", message), err=True)
 
 
 def _summary(report: AddReport, idx: Index) -> str:
@@ -305,17 +310,23 @@ def _summary(report: AddReport, idx: Index) -> str:
     # do not grow with the corpus, and would make a small run look slow.
     working = report.seconds - report.model_seconds
     rate = report.words / working if working > 0 else 0.0
-    parts = [f"Indexed {report.documents} documents ({report.passages} passages)"]
+    parts = [f"Indexed {_count(report.documents, 'document')} ({_count(report.passages, 'passage')})"]
     if report.unchanged:
         parts.append(f"{report.unchanged} unchanged")
     if report.empty:
         parts.append(f"{report.empty} empty")
     if report.pruned:
         parts.append(f"{report.pruned} pruned")
-    speed = f"{rate:,.0f} words/s"
+    speed = f"{_count(round(rate), 'word', grouped=True)}/s"
     if report.model_seconds >= 0.05:
         speed += f", after {report.model_seconds:.1f}s loading the language model"
     return f"{', '.join(parts)} in {_duration(report.seconds)} ({speed}) into {idx.path}"
+
+
+def _count(n: int, noun: str, *, grouped: bool = False) -> str:
+    """``1 document``, ``2 documents``: the noun agrees with the number."""
+    number = f"{n:,}" if grouped else str(n)
+    return f"{number} {noun}" if n == 1 else f"{number} {noun}s"
 
 
 def _duration(seconds: float) -> str:
@@ -339,50 +350,78 @@ def _is_terminal(stream: Any) -> bool:
 class ProgressLine:
     """One line on stderr, redrawn in place: documents, passages, words/s and the time left.
 
-    The speed is measured over the last :attr:`WINDOW` seconds, so the time
-    spent loading the language model soon drops out of it.
+    The time left goes by characters: those left to analyze, at the speed
+    measured over the last :attr:`LEFT_WINDOW` seconds, from the first text
+    analyzed on (not while the language model loads), so that one long
+    document shows it too. Results come a chunk at a time, every few seconds
+    from each worker, so a span of a few results jumps around
+    (``bench/long_document.py`` replays a run with each span). Without a
+    character count, it goes by documents. While a batch is committed, which
+    the speed of analysis does not foresee, the line says so instead.
     """
 
+    #: Seconds over which words/s is shown.
     WINDOW = 20.0
+    #: Seconds over which the speed that gives the time left is measured.
+    LEFT_WINDOW = 60.0
     MIN_SPAN = 3.0
     #: Redraws per second at most: drawing costs time too.
     REDRAW = 0.2
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
-        self._samples: deque[tuple[float, int, int]] = deque()  # (seconds, words, documents done)
+        # (seconds, words, documents done, characters analyzed)
+        self._samples: deque[tuple[float, int, int, int]] = deque()
         self._drawn = -1.0
         self._width = 0
         self._draw("indexing…")
 
     def update(self, progress: Progress) -> None:
         done = progress.documents + progress.skipped
-        self._samples.append((progress.seconds, progress.words, done))
-        while len(self._samples) > 2 and progress.seconds - self._samples[0][0] > self.WINDOW:
+        self._samples.append((progress.seconds, progress.words, done, progress.chars))
+        while len(self._samples) > 2 and progress.seconds - self._samples[0][0] > self.LEFT_WINDOW:
             self._samples.popleft()
-        if progress.seconds - self._drawn < self.REDRAW:
+        if progress.seconds - self._drawn < self.REDRAW and not progress.writing:
             return
         self._drawn = progress.seconds
         self._draw(self._line(progress, done))
 
-    def _line(self, progress: Progress, done: int) -> str:
-        first, last = self._samples[0], self._samples[-1]
-        elapsed = last[0] - first[0]
+    def _rate(self, field: int, window: float, *, analyzed: bool = False) -> float:
+        """The growth per second of a sample's ``field`` over the last ``window`` seconds; 0 if too soon to say."""
+        last = self._samples[-1]
+        span = [s for s in self._samples if last[0] - s[0] <= window and (s[3] > 0 or not analyzed)]
+        elapsed = last[0] - span[0][0] if span else 0.0
         # Results come in bursts, one task at a time: a rate over less than a
         # few seconds would jump around.
-        steady = elapsed >= self.MIN_SPAN
-        words_rate = (last[1] - first[1]) / elapsed if steady else 0.0
-        docs_rate = (last[2] - first[2]) / elapsed if steady else 0.0
+        if elapsed < self.MIN_SPAN or elapsed <= 0:
+            return 0.0
+        return (last[field] - span[0][field]) / elapsed
+
+    def _line(self, progress: Progress, done: int) -> str:
+        words_rate = self._rate(1, self.WINDOW)
         total = progress.total
         count = f"{done:,}/{total:,}" if total else f"{done:,}"
-        parts = [f"{count} documents", f"{progress.passages:,} passages"]
+        noun = "document" if (total or done) == 1 else "documents"
+        parts = [f"{count} {noun}", _count(progress.passages, "passage", grouped=True)]
         if words_rate:
-            parts.append(f"{words_rate:,.0f} words/s")
-        if total and docs_rate and total > done:
-            parts.append(f"{_duration((total - done) / docs_rate)} left")
+            parts.append(f"{_count(round(words_rate), 'word', grouped=True)}/s")
+        share = None
+        if progress.writing:
+            parts.append("writing the index…")
+        if progress.total_chars:
+            left_chars = max(progress.total_chars - progress.chars - progress.skipped_chars, 0)
+            share = 1.0 - left_chars / progress.total_chars
+            chars_rate = self._rate(3, self.LEFT_WINDOW, analyzed=True)
+            if chars_rate and left_chars and not progress.writing:
+                parts.append(f"{_duration(left_chars / chars_rate)} left")
+        elif total:
+            share = done / total
+            docs_rate = self._rate(2, self.WINDOW)
+            if docs_rate and total > done and not progress.writing:
+                parts.append(f"{_duration((total - done) / docs_rate)} left")
         bar = ""
-        if total:
-            filled = round(20 * min(done / total, 1.0))
+        if share is not None:
+            filled = round(20 * min(share, 1.0))
             bar = "[" + "#" * filled + "." * (20 - filled) + "] "
         return bar + " · ".join(parts)
 
@@ -405,7 +444,8 @@ class ProgressLine:
 
 
 def _use_color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    # The NO_COLOR convention (no-color.org): set and not empty.
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _print_results(results: SearchResults) -> None:
@@ -420,7 +460,7 @@ def _print_results(results: SearchResults) -> None:
         click.echo(f"No results for {results.query!r}.")
     else:
         shown = len(results.hits)
-        click.echo(f"{shown} of {results.total} matching passages shown.")
+        click.echo(f"{shown} of {_count(results.total, 'matching passage')} shown.")
     if results.suggestion:
         click.echo(f"Did you mean: {results.suggestion}")
 

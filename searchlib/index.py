@@ -50,13 +50,15 @@ from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_job
 from .query import EntityLeaf, QueryCompiler, check_entity_type
 from .ranking import DEFAULT, Ranking
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
-from .sources import Document, Source, SourceSet
+from .sources import MAX_DOCUMENT_CHARS, Document, Source, SourceSet, given_id, path_id
 from .whoosh_fixes import AndNot, Codec, Require
 
 ENV_INDEX = "SEARCHLIB_INDEX"
 DEFAULT_INDEX = "index"
 META_FILE = "searchlib.json"
 LOCK_FILE = "searchlib.lock"
+#: Where unchanged documents were last read from, when not from the file they were analyzed from.
+ORIGINS_FILE = "searchlib.paths.json"
 #: Seconds a writer waits for another writer to finish.
 DEFAULT_WAIT = 5.0
 #: Documents committed together: a crash loses at most the batch in flight.
@@ -211,6 +213,14 @@ class Progress:
     skipped: int = 0
     #: Documents the sources hold, when known before reading them (an upper bound).
     total: int | None = None
+    #: Characters analyzed so far; a long document advances by each of its chunks.
+    chars: int = 0
+    #: Characters of the documents and files skipped so far (unchanged, unreadable, too long...).
+    skipped_chars: int = 0
+    #: Characters the sources hold, as far as known (text files not yet read count by their size).
+    total_chars: int | None = None
+    #: A batch is being committed: the analysis of what it holds is done.
+    writing: bool = False
 
 
 def default_index_path() -> Path:
@@ -237,9 +247,42 @@ def index_exists(path: str | os.PathLike) -> bool:
 def create_index(path: str | os.PathLike) -> Index:
     """Create an empty index in ``path`` (made if missing), which must not hold one.
 
+    Creation holds the folder's lock: two processes creating the same index
+    at once never mix their files; the second finds the index made.
+
     >>> index = create_index("/tmp/my-index")                 # doctest: +SKIP
     """
-    path = Path(path)
+    return _create(Path(path), exist_ok=False)
+
+
+def _create(path: Path, *, exist_ok: bool) -> Index:
+    """Create the index in ``path``; with ``exist_ok``, open the one another process made meanwhile."""
+    _check_creatable(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = _FolderLock(path)
+    except OSError as exc:
+        raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
+    try:
+        lock.acquire(DEFAULT_WAIT)
+        if index_exists(path) and exist_ok:
+            _check_meta(path)
+            return Index(path, _open_whoosh(path))
+        _check_creatable(path)
+        try:
+            windex.create_in(str(path), make_schema())
+            meta = {"format": _FORMAT, "schema_version": SCHEMA_VERSION, "searchlib": __version__, "created": _now()}
+            tmp = path / (META_FILE + ".tmp")
+            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            os.replace(tmp, path / META_FILE)
+        except OSError as exc:
+            raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
+    finally:
+        lock.close()
+    return Index(path, windex.open_dir(str(path)))
+
+
+def _check_creatable(path: Path) -> None:
     if index_exists(path):
         raise SearchlibError(f"{path} already holds an index; open it with open_index() or pick another folder")
     if path.exists() and not path.is_dir():
@@ -248,16 +291,6 @@ def create_index(path: str | os.PathLike) -> Index:
         raise NotAnIndexError(
             f"{path} is not empty and is not a searchlib index; pick an empty or new folder for --index"
         )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        windex.create_in(str(path), make_schema())
-        meta = {"format": _FORMAT, "schema_version": SCHEMA_VERSION, "searchlib": __version__, "created": _now()}
-        tmp = path / (META_FILE + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path / META_FILE)
-    except OSError as exc:
-        raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
-    return Index(path, windex.open_dir(str(path)))
 
 
 def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -> Index:
@@ -276,7 +309,7 @@ def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -
         if path.exists() and not path.is_dir():
             raise NotAnIndexError(f"{path} is a file, not an index folder; point --index at a folder")
         if create:
-            return create_index(path)
+            return _create(path, exist_ok=True)
         raise IndexNotFoundError(f"no index at {path}; build one with: searchlib index [PATH...] --index {path}")
     _check_meta(path)
     return Index(path, _open_whoosh(path))
@@ -363,7 +396,11 @@ def _is_empty_dir(path: Path) -> bool:
     # A checkout's index/ holds only its .gitignore. A creation killed before
     # it wrote searchlib.json leaves Whoosh's first table of contents, which
     # never lists a segment (commits start at generation 1): no data either.
-    return all(entry.name.startswith(".") or _UNFINISHED_CREATION.fullmatch(entry.name) for entry in path.iterdir())
+    # A creation under way holds the lock file.
+    return all(
+        entry.name.startswith(".") or entry.name == LOCK_FILE or _UNFINISHED_CREATION.fullmatch(entry.name)
+        for entry in path.iterdir()
+    )
 
 
 def _now() -> str:
@@ -420,13 +457,15 @@ class Index:
         prune: bool = False,
         batch_size: int = BATCH_DOCUMENTS,
         jobs: int | None = None,
+        max_chars: int = MAX_DOCUMENT_CHARS,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
     ) -> AddReport:
         """Index files, folders, JSONL files, ``"-"`` (standard input) or :class:`Document` objects.
 
         A document whose id is already indexed is replaced, never duplicated;
-        one whose content has not changed is skipped. Documents are committed
+        one whose content has not changed is skipped, whatever file it is read
+        from (only its new origin is recorded, for pruning). Documents are committed
         in batches of ``batch_size`` documents or :data:`BATCH_CHARS`
         characters, whichever comes first, so a crash loses at most the batch
         in flight. Every JSONL line is checked before anything is written: a
@@ -434,9 +473,11 @@ class Index:
         the index as it was.
 
         ``jobs`` worker processes analyze the text (default: one per core);
-        the index is the same whatever their number.
+        the index is the same whatever their number. A document longer than
+        ``max_chars`` characters is skipped with a warning: see
+        :data:`~searchlib.sources.MAX_DOCUMENT_CHARS`.
 
-        With ``prune``, documents read earlier from the folders and files
+        With ``prune``, documents last read from the folders and files
         given are removed when their file is gone, or, for a JSONL file, when
         it no longer has their line (see :meth:`SourceSet.gone
         <searchlib.sources.SourceSet.gone>`). Documents from elsewhere, from
@@ -448,6 +489,8 @@ class Index:
         """
         if batch_size < 1:
             raise SearchlibError(f"batch_size must be at least 1, not {batch_size}")
+        if max_chars < 1:
+            raise SearchlibError(f"max_chars must be at least 1, not {max_chars}")
         jobs = default_jobs() if jobs is None else jobs
         if jobs < 1:
             raise SearchlibError(f"jobs must be at least 1, not {jobs}")
@@ -469,19 +512,22 @@ class Index:
             expected += 1
             self._language_of(doc, forced)
 
-        with SourceSet(sources, warn=warn, skip_errors=skip_errors) as source_set:
+        with SourceSet(sources, warn=warn, skip_errors=skip_errors, max_chars=max_chars) as source_set:
             source_set.validate(check=check)
             expected += source_set.text_files()
-            with self._write_lock(wait), Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
-                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected)
+            with self._write_lock(wait) as lock, Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
+                origins = _Origins(self._path)
+                run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins, source_set,
+                              lock, pipeline)
                 try:
                     for item, results in pipeline.run(run.plan(source_set.documents())):
                         run.write(item, results)
                 except BaseException:
                     run.cancel()
                     raise
+                origins.save()
                 if prune:
-                    run.counts["pruned"] = self._prune(source_set.gone, wait)
+                    run.counts["pruned"] = self._prune(source_set.gone, wait, origins)
         return AddReport(
             seconds=time.monotonic() - started,
             warnings=tuple(warnings),
@@ -492,24 +538,42 @@ class Index:
     def delete(self, doc_ids: Iterable[str], *, wait: float = DEFAULT_WAIT) -> int:
         """Remove documents and their passages, in one commit; returns how many were indexed.
 
+        An id is the id as searchlib writes it, or a file's name as it is on
+        disk: the id of a file whose name holds a newline or bytes that are
+        not UTF-8 is written otherwise (see :func:`~searchlib.sources.path_id`),
+        and is found from either.
+
         >>> index.delete(["notes/old.txt", "n1"])              # doctest: +SKIP
         2
         """
         ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
         with self._write_lock(wait):
             with self._reading() as searcher:
-                present = [i for i in dict.fromkeys(ids) if searcher.document(kind=KIND_DOC, doc_id=i) is not None]
-            return self._remove(present, wait)
 
-    def _prune(self, gone: Callable[[str, str | None], bool], wait: float) -> int:
+                def indexed(doc_id: str) -> str | None:
+                    for candidate in dict.fromkeys((given_id(doc_id), path_id(doc_id))):
+                        if searcher.document(kind=KIND_DOC, doc_id=candidate) is not None:
+                            return candidate
+                    return None
+
+                present = [i for i in dict.fromkeys(indexed(i) for i in dict.fromkeys(ids)) if i is not None]
+            return self._remove(present, wait, _Origins(self._path))
+
+    def _prune(self, gone: Callable[[str, str | None], bool], wait: float, origins: _Origins) -> int:
         with self._reading() as searcher:
-            ids = [f["doc_id"] for f in searcher.documents(kind=KIND_DOC) if gone(f["doc_id"], f.get("path"))]
-        return self._remove(ids, wait)
+            ids = [
+                f["doc_id"]
+                for f in searcher.documents(kind=KIND_DOC)
+                if gone(f["doc_id"], origins.path_of(f["doc_id"], f.get("hash"), f.get("path")))
+            ]
+        return self._remove(ids, wait, origins)
 
-    def _remove(self, doc_ids: Sequence[str], wait: float) -> int:
+    def _remove(self, doc_ids: Sequence[str], wait: float, origins: _Origins) -> int:
         """Delete indexed documents in one commit. The caller holds the write lock."""
         if not doc_ids:
             return 0
+        origins.forget(doc_ids)
+        origins.save()
         writer = self._writer(wait)
         try:
             for doc_id in doc_ids:
@@ -561,52 +625,25 @@ class Index:
                 with contextlib.suppress(OSError):
                     os.remove(self._path / entry)
         shutil.rmtree(self._path / f"{name}.tmp", ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._path / (ORIGINS_FILE + ".tmp"))
 
     @contextlib.contextmanager
-    def _write_lock(self, wait: float) -> Iterator[None]:
-        """Hold ``searchlib.lock`` for a whole write, recording who holds it.
-
-        The lock is an advisory ``flock``: the kernel releases it when its
-        holder dies, so a lock left by a killed process never blocks anyone,
-        and a live holder is never broken.
-        """
-        import fcntl
-
-        lock_path = self._path / LOCK_FILE
+    def _write_lock(self, wait: float) -> Iterator[_FolderLock]:
+        """Hold ``searchlib.lock`` for a whole write (see :class:`_FolderLock`), and clean up after killed writers."""
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            lock = _FolderLock(self._path)
         except OSError as exc:
             raise SearchlibError(f"cannot write to the index at {self._path}: {exc.strerror or exc}") from None
         try:
-            deadline = time.monotonic() + max(wait, 0.0)
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                if time.monotonic() >= deadline:
-                    holder = _lock_holder(fd)
-                    raise IndexLockedError(
-                        f"the index at {self._path} is being written by {holder} (lock {lock_path}); "
-                        f"waited {wait:g}s. Wait for it to finish, or retry with a longer --wait"
-                    )
-                time.sleep(0.05)
-            info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+            lock.acquire(wait)
             # Worker processes inherit this descriptor; they close it (see pipeline.py).
-            self._lock_fds = (fd,)
-            try:
-                self._clean_leftovers()
-                yield
-            finally:
-                self._lock_fds = ()
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._lock_fds = (lock.fd,)
+            self._clean_leftovers()
+            yield lock
         finally:
-            os.close(fd)
+            self._lock_fds = ()
+            lock.close()
 
     # -- reading -----------------------------------------------------------
 
@@ -846,11 +883,13 @@ class Index:
         decoded. Each passage must belong to a document record, each document
         record must count exactly its passages (numbered from 0), each
         passage's text must span its offsets, and the ``doc_id`` and ``kind``
-        postings must agree with the stored records. Checking only reads.
+        postings must agree with the stored records; :data:`ORIGINS_FILE`, if
+        there is one, must be readable. Checking only reads.
 
         >>> index.check().documents                               # doctest: +SKIP
         1
         """
+        _read_origins(self._path / ORIGINS_FILE)
         problems: list[str] = []
         with self._reading() as searcher:
             reader = searcher.reader()
@@ -867,7 +906,7 @@ class Index:
             generation = reader.generation()
         if problems:
             shown = "; ".join(problems[:5]) + ("; …" if len(problems) > 5 else "")
-            raise IndexCorruptError(_corrupt(self._path, f"searchlib check found {len(problems)} problem(s): {shown}"))
+            raise IndexCorruptError(_corrupt(self._path, f"searchlib check found {_plural(len(problems), 'problem')}: {shown}"))
         return CheckReport(
             documents=len(kinds[KIND_DOC]),
             passages=len(kinds[KIND_PASSAGE]),
@@ -903,7 +942,8 @@ def _check_postings(
             problems.append(f"postings of field {fieldname} cannot be read ({_describe(exc)})")
     unkinded = live - kinds[KIND_DOC] - kinds[KIND_PASSAGE]
     if unkinded:
-        problems.append(f"{len(unkinded)} record(s) are neither a passage nor a document, e.g. {min(unkinded)}")
+        what = "record is" if len(unkinded) == 1 else "records are"
+        problems.append(f"{len(unkinded)} {what} neither a passage nor a document, e.g. {min(unkinded)}")
     return kinds, terms
 
 
@@ -936,8 +976,13 @@ def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]
         problems.append(f"passages of {doc_id!r} have no document record")
     for doc_id, count in sorted(expected.items()):
         if sorted(numbers.get(doc_id, ())) != list(range(count)):
-            problems.append(f"document {doc_id!r} should have {count} passage(s), the index holds {len(numbers.get(doc_id, ()))}")
+            held = len(numbers.get(doc_id, ()))
+            problems.append(f"document {doc_id!r} should have {_plural(count, 'passage')}, the index holds {held}")
     return problems
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _folder_size(path: Path) -> int:
@@ -955,6 +1000,58 @@ def _cancel(writer: Any) -> None:
     # again would raise "This writer is closed" and hide the real error.
     if not writer.is_closed:
         writer.cancel()
+
+
+class _FolderLock:
+    """``searchlib.lock`` in an index folder, held by the one process that writes there.
+
+    The lock is an advisory ``flock``: the kernel releases it when its holder
+    dies, so a lock left by a killed process never blocks anyone, and a live
+    holder is never broken. The holder writes who it is into the file, for
+    the message of a writer that waited in vain.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._held = False
+
+    def acquire(self, wait: float) -> None:
+        """Take the lock, waiting at most ``wait`` seconds; raise :class:`IndexLockedError` if still held."""
+        import fcntl
+
+        deadline = time.monotonic() + max(wait, 0.0)
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.monotonic() >= deadline:
+                raise IndexLockedError(
+                    f"the index at {self.path.parent} is being written by {_lock_holder(self.fd)} (lock {self.path}); "
+                    f"waited {wait:g}s. Wait for it to finish, or retry with a longer --wait"
+                )
+            time.sleep(0.05)
+        self._held = True
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, json.dumps(info).encode("utf-8"), 0)
+
+    def release(self) -> None:
+        import fcntl
+
+        if self._held:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            self._held = False
+
+    def close(self) -> None:
+        try:
+            self.release()
+        finally:
+            os.close(self.fd)
 
 
 def _lock_holder(fd: int) -> str:
@@ -1001,6 +1098,96 @@ def _merge_similar(writer: Any, segments: list[Any]) -> list[Any]:
     return segments
 
 
+class _Origins:
+    """Where documents were last read from, when it is not the file they were analyzed from.
+
+    A document's record keeps the file it was analyzed from (``path``), and
+    a record cannot change without analyzing the document again. An
+    unchanged document read from another file (a copy, a moved folder), or
+    given as an object, is not analyzed again: its new origin is kept here,
+    in :data:`ORIGINS_FILE`, with the content hash it holds for, so that
+    ``--prune`` follows the file a document is now read from. Once the
+    document is analyzed again, its record has the new path, and its entry
+    goes: it is dropped, and the file saved, before the commit that replaces
+    the document, so an entry never outlives the content it was made for.
+    New entries are saved at the end of a write; a crash that loses them
+    leaves the recorded paths of the last run, which the next run brings
+    up to date. Only the holder of the write lock reads or writes the file,
+    and it is replaced whole, atomically.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._file = folder / ORIGINS_FILE
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the file again (another writer may have changed it); unsaved changes are lost."""
+        self._entries = _read_origins(self._file)
+        self._changed = False
+        self._forgotten = False
+
+    def path_of(self, doc_id: str, content_hash: str | None, recorded: str | None) -> str | None:
+        """The file a document was last read from: its entry, if made for this content, else ``recorded``."""
+        entry = self._entries.get(doc_id)
+        return entry[1] if entry is not None and entry[0] == content_hash else recorded
+
+    def read_from(self, doc_id: str, content_hash: str, recorded: str | None, path: str | None) -> None:
+        """An unchanged document was read from ``path`` (``None``: not from a file)."""
+        if path == self.path_of(doc_id, content_hash, recorded):
+            return
+        if path == recorded:
+            del self._entries[doc_id]
+        else:
+            self._entries[doc_id] = (content_hash, path)
+        self._changed = True
+
+    def forget(self, doc_ids: Iterable[str]) -> None:
+        """Documents about to be analyzed again, or removed."""
+        for doc_id in doc_ids:
+            if self._entries.pop(doc_id, None) is not None:
+                self._changed = self._forgotten = True
+
+    def save(self, *, only_if_forgotten: bool = False) -> None:
+        if not self._changed or (only_if_forgotten and not self._forgotten):
+            return
+        if self._entries:
+            data = {"format": "searchlib-paths", "documents": {k: list(v) for k, v in self._entries.items()}}
+            tmp = self._file.with_name(ORIGINS_FILE + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as out:
+                json.dump(data, out, ensure_ascii=False)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self._file)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._file)
+        self._changed = self._forgotten = False
+
+
+def _read_origins(path: Path) -> dict[str, tuple[str, str | None]]:
+    """The entries of :data:`ORIGINS_FILE`; none if it does not exist."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(_origins_damaged(path, str(exc))) from None
+    documents = data.get("documents") if isinstance(data, dict) and data.get("format") == "searchlib-paths" else None
+    if not isinstance(documents, dict) or not all(
+        isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], (str, type(None)))
+        for v in documents.values()
+    ):
+        raise IndexCorruptError(_origins_damaged(path, "not a list of documents and paths"))
+    return {doc_id: (entry[0], entry[1]) for doc_id, entry in documents.items()}
+
+
+def _origins_damaged(path: Path, why: str) -> str:
+    return (
+        f"the index at {path.parent} is damaged: {path.name} cannot be read ({why}); remove that file (it only "
+        "records where unchanged documents were last read from, for --prune), then index the folders again"
+    )
+
+
 @dataclass(frozen=True)
 class _BatchEnd:
     """Marks the end of a batch in the stream of tasks: time to commit."""
@@ -1029,8 +1216,19 @@ class _AddRun:
         on_progress: Callable[[Progress], None] | None,
         started: float,
         total: int | None,
+        origins: _Origins,
+        sources: SourceSet,
+        lock: _FolderLock,
+        pipeline: Pipeline,
     ) -> None:
         self._index = index
+        self._lock = lock
+        self._pipeline = pipeline
+        self._origins = origins
+        self._sources = sources
+        self._chars = 0
+        self._skipped_chars = 0
+        self._doc_chars = self._doc_start = 0
         self._forced = forced
         self._batch_size = batch_size
         self._wait = wait
@@ -1041,8 +1239,9 @@ class _AddRun:
         self.counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
         #: doc id → (batch number, content hash, file) of documents planned but not yet committed.
         self._pending: dict[str, tuple[int, str, str | None]] = {}
-        #: (content hash, file, whether an older version is to be deleted) of each planned document, in order.
-        self._planned: deque[tuple[str, str | None, bool]] = deque()
+        #: (content hash, file, whether an older version is to be deleted, characters) of each planned
+        #: document, in order.
+        self._planned: deque[tuple[str, str | None, bool, int]] = deque()
         self._digest = ""
         self._source: str | None = None
         self._assembler = Assembler()
@@ -1053,38 +1252,71 @@ class _AddRun:
     def plan(self, documents: Iterable[Document]) -> Iterator[Task | _BatchEnd]:
         for number, batch in enumerate(_batched(documents, self._batch_size)):
             latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
-            pieces: list[Piece] = []
-            stale: list[str] = []
-            with self._index._reading() as searcher:
-                reader = searcher.reader()
-                for doc in latest.values():
-                    pending = self._pending.get(doc.id)  # (batch, hash, path)
-                    record = None
-                    if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
-                        record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
-                    exists = record is not None or pending is not None
-                    if not doc.text.strip():
-                        self.counts["empty"] += 1
-                        self._warn(f"{doc.id}: skipped, no text")
-                        if exists:
-                            stale.append(doc.id)
-                        continue
-                    digest = content_hash(doc)
-                    if pending is not None:
-                        indexed: tuple[Any, ...] = pending[1:]
-                    else:
-                        indexed = (record.get("hash"), record.get("path")) if record else ()
-                    # A document read from another file is re-added, so that
-                    # pruning follows the file it now comes from.
-                    if indexed == (digest, doc.path):
-                        self.counts["unchanged"] += 1
-                        continue
-                    self._pending[doc.id] = (number, digest, doc.path)
-                    self._planned.append((digest, doc.path, exists))
-                    language = self._index._language_of(doc, self._forced)
-                    pieces.extend(pieces_of(doc, language.code if language else None))
+            decisions = self._decide(latest.values())
+            languages = {lang for doc, _, digest, indexed, lang in decisions if digest and digest != indexed[0]}
+            if languages and not self._pipeline.loaded(languages) and not self._pending and self._writer is None:
+                # Loading a language model takes seconds: not while holding the lock, which other
+                # writers wait for. Nothing is uncommitted, so the lock can go, and come back.
+                self._origins.save()
+                self._lock.release()
+                self._pipeline.load(languages)
+                self._lock.acquire(self._wait)
+                self._index._clean_leftovers()
+                self._origins.reload()
+                decisions = self._decide(latest.values())  # another writer may have written meanwhile
+            pieces, stale = self._apply(number, decisions)
             yield from tasks_of(pieces)
             yield _BatchEnd(number, tuple(stale))
+
+    def _decide(
+        self, documents: Iterable[Document]
+    ) -> list[tuple[Document, bool, str | None, tuple[Any, ...], str | None]]:
+        """For each document: whether an older version exists, its content hash (``None``: no text),
+        the (hash, file) it is indexed with, and its language code (``None``: to detect). Only reads."""
+        decisions = []
+        with self._index._reading() as searcher:
+            reader = searcher.reader()
+            for doc in documents:
+                pending = self._pending.get(doc.id)  # (batch, hash, path)
+                record = None
+                if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
+                    record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
+                exists = record is not None or pending is not None
+                if pending is not None:
+                    indexed: tuple[Any, ...] = pending[1:]
+                else:
+                    indexed = (record.get("hash"), record.get("path")) if record else (None, None)
+                digest = content_hash(doc) if doc.text.strip() else None
+                language = self._index._language_of(doc, self._forced)
+                decisions.append((doc, exists, digest, indexed, language.code if language else None))
+        return decisions
+
+    def _apply(
+        self, number: int, decisions: list[tuple[Document, bool, str | None, tuple[Any, ...], str | None]]
+    ) -> tuple[list[Piece], list[str]]:
+        """Plan batch ``number`` from its decisions: the pieces to analyze, and the documents to remove."""
+        pieces: list[Piece] = []
+        stale: list[str] = []
+        for doc, exists, digest, indexed, lang in decisions:
+            if digest is None:
+                self.counts["empty"] += 1
+                self._skipped_chars += len(doc.text)
+                self._warn(f"{doc.id}: skipped, no text")
+                if exists:
+                    stale.append(doc.id)
+                    self._origins.forget([doc.id])
+                continue
+            if indexed[0] == digest:
+                # Unchanged, wherever it was read from: only its origin is recorded.
+                self.counts["unchanged"] += 1
+                self._skipped_chars += len(doc.text)
+                self._origins.read_from(doc.id, digest, indexed[1], doc.path)
+                continue
+            self._origins.forget([doc.id])
+            self._pending[doc.id] = (number, digest, doc.path)
+            self._planned.append((digest, doc.path, exists, len(doc.text)))
+            pieces.extend(pieces_of(doc, lang))
+        return pieces, stale
 
     # -- writing -----------------------------------------------------------
 
@@ -1096,7 +1328,8 @@ class _AddRun:
         writer = self._open()
         for piece, result in zip(item.pieces, results):
             if piece.first:
-                self._digest, self._source, exists = self._planned.popleft()
+                self._digest, self._source, exists, self._doc_chars = self._planned.popleft()
+                self._doc_start = self._chars
                 if exists:
                     writer.delete_by_term("doc_id", piece.document.id)
             for record in self._assembler.records(piece, result, self._digest):
@@ -1105,19 +1338,25 @@ class _AddRun:
                 writer.add_document(**record)
             self.counts["passages"] += len(result.passages)
             self.counts["words"] += result.words
+            # Chunks leave out the blank stretches between them: count the whole text.
+            self._chars = self._doc_start + self._doc_chars if piece.last else self._chars + len(piece.document.text)
             if piece.last:
                 self.counts["documents"] += 1
             self._progress()
 
     def _commit(self, end: _BatchEnd) -> None:
+        # Before the commit that replaces documents: see _Origins.
+        self._origins.save(only_if_forgotten=True)
         if end.stale:
             writer = self._open()
             for doc_id in end.stale:
                 writer.delete_by_term("doc_id", doc_id)
         if self._writer is not None:
+            self._progress(writing=True)
             self._writer.commit(mergetype=_merge_similar)
             self._writer = None
         self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
+        self._progress()  # documents skipped show too
 
     def _open(self) -> Any:
         if self._writer is None:
@@ -1129,7 +1368,7 @@ class _AddRun:
             _cancel(self._writer)
             self._writer = None
 
-    def _progress(self) -> None:
+    def _progress(self, *, writing: bool = False) -> None:
         if self._on_progress is not None:
             c = self.counts
             self._on_progress(
@@ -1140,5 +1379,9 @@ class _AddRun:
                     time.monotonic() - self._started,
                     skipped=c["unchanged"] + c["empty"],
                     total=self._total,
+                    chars=self._chars,
+                    skipped_chars=self._skipped_chars + self._sources.skipped_chars,
+                    total_chars=self._sources.total_chars,
+                    writing=writing,
                 )
             )

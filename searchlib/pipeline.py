@@ -50,8 +50,12 @@ from .sources import Document
 #: workers and to bound spaCy's working memory (about 4 kB per character of a
 #: batch in flight); large enough that shipping a task costs next to nothing.
 TASK_CHARS = 40_000
-#: A document longer than this is analyzed in chunks of about this size.
-CHUNK_CHARS = 200_000
+#: A document longer than this is analyzed in chunks of about this size: one
+#: task each, so that a worker's memory is bounded as for any task, and a long
+#: document's progress shows every few seconds. (bench/long_document.py, one
+#: line of 1,000,000 characters, --jobs 2: the process tree peaked at 2,242 MB
+#: resident with chunks of 200,000 characters, 1,399 MB with 40,000.)
+CHUNK_CHARS = TASK_CHARS
 #: Work in flight per worker, in tasks of :data:`TASK_CHARS`. While this
 #: process commits a batch (seconds) or merges segments (a minute), the workers
 #: go on analyzing; their results wait here, about 60 bytes per character
@@ -62,6 +66,8 @@ IN_FLIGHT_PER_JOB = 8
 MAX_TITLE_CHARS = 200
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+#: Languages whose analyzer this process has loaded (analyzer_for keeps them); workers fork with them.
+_LOADED: set[str] = set()
 
 
 def default_jobs() -> int:
@@ -331,12 +337,28 @@ class Pipeline:
             self._executor = _executor(self.jobs, self._close_fds)
         return self._executor.submit(run_task, task)
 
+    def loaded(self, langs: Iterable[str | None]) -> bool:
+        """Whether the models of these languages (``None``: to detect) are loaded here."""
+        return all(self._code(lang) in _LOADED for lang in langs)
+
+    def load(self, langs: Iterable[str | None]) -> None:
+        """Load the models of these languages here, before any task needs them."""
+        for lang in langs:
+            self._load(lang)
+
     def _load(self, lang: str | None) -> None:
-        # A language to detect is most likely the default one.
-        language = get_language(lang) if lang else DEFAULT_LANGUAGE
+        code = self._code(lang)
+        if code in _LOADED:
+            return
         started = time.monotonic()
-        analyzer_for(language)
+        analyzer_for(get_language(code))
         self.model_seconds += time.monotonic() - started
+        _LOADED.add(code)
+
+    @staticmethod
+    def _code(lang: str | None) -> str:
+        # A language to detect is most likely the default one.
+        return get_language(lang).code if lang else DEFAULT_LANGUAGE.code
 
 
 def _chars(task: Task) -> int:

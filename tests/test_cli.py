@@ -63,6 +63,9 @@ def test_cli_search_colours_on_a_terminal_unless_no_color(monkeypatch):
     assert cli_module._use_color() is True
     monkeypatch.setenv("NO_COLOR", "1")
     assert cli_module._use_color() is False
+    # The convention (no-color.org): only a value that is not empty turns colour off.
+    monkeypatch.setenv("NO_COLOR", "")
+    assert cli_module._use_color() is True
 
 
 @pytest.mark.parametrize(
@@ -80,10 +83,13 @@ def test_cli_search_colours_on_a_terminal_unless_no_color(monkeypatch):
          "Error: no index at {missing}; build one with: searchlib index [PATH...] --index {missing}\n"),
         (["index", "{missing}/nothing.txt", "--index", "{fresh}"],
          "Error: {missing}/nothing.txt: no such file or directory\n"),
+        (["index", "{loop}", "--index", "{fresh}"],
+         "Error: {loop}: a symbolic link loop (it leads back to itself); point to a file or folder\n"),
     ],
 )
 def test_cli_user_errors_are_one_line_and_exit_1(run, seed_index, tmp_path, args, message):
-    values = {"index": seed_index.path, "missing": tmp_path / "missing", "fresh": tmp_path / "fresh"}
+    values = {"index": seed_index.path, "missing": tmp_path / "missing", "fresh": tmp_path / "fresh", "loop": tmp_path / "loop"}
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
     result = run(*[a.format(**values) for a in args])
     assert result.exit_code == 1
     assert result.stderr == message.format(**values)
@@ -99,7 +105,7 @@ def test_cli_first_search_builds_the_default_index_and_says_so(run, cwd):
     first = run("search", "exploiter")
     assert first.exit_code == 0
     assert first.stderr.startswith("No index at ./index: building it from the bundled corpus (")
-    assert "Indexed 1 documents (24 passages)" in first.stderr
+    assert "Indexed 1 document (24 passages)" in first.stderr
     assert "**exploités**" in first.stdout
     assert (cwd / "index" / "searchlib.json").is_file()
     second = run("search", "exploiter")
@@ -125,7 +131,7 @@ def test_cli_environment_names_the_index(run, cwd, monkeypatch, seed_index):
 def test_cli_index_defaults_to_the_bundled_corpus_and_summarizes(run, tmp_path):
     result = run("index", "--index", tmp_path / "ix")
     assert result.exit_code == 0
-    assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    assert result.stdout.startswith("Indexed 1 document (24 passages) in ")
     again = run("index", "--index", tmp_path / "ix")
     assert again.stdout.startswith("Indexed 0 documents (0 passages), 1 unchanged in ")
     quiet = run("index", "--index", tmp_path / "ix", "--quiet")
@@ -147,7 +153,7 @@ def test_cli_index_warns_about_binary_files_and_goes_on(run, tmp_path):
     result = run("index", folder, "--index", tmp_path / "ix")
     assert result.exit_code == 0
     assert result.stderr == f"Warning: {folder / 'b.bin'}: skipped, binary file (it contains NUL bytes)\n"
-    assert result.stdout.startswith("Indexed 1 documents (1 passages)")
+    assert result.stdout.startswith("Indexed 1 document (1 passage)")
 
 
 def test_cli_entities_json(run, seed_index):
@@ -186,7 +192,7 @@ def test_cli_every_command_has_help(run, command):
 def test_cli_index_jobs_option(run, tmp_path):
     result = run("index", "--jobs", "1", "--index", tmp_path / "index")
     assert result.exit_code == 0
-    assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    assert result.stdout.startswith("Indexed 1 document (24 passages) in ")
     assert run("index", "--jobs", "0", "--index", tmp_path / "index").exit_code == 2
 
 
@@ -195,11 +201,56 @@ def test_cli_index_shows_progress_on_a_terminal_only(run, tmp_path, monkeypatch)
     assert "\r" not in piped.stderr
     monkeypatch.setattr(cli_module, "_is_terminal", lambda stream: True)
     shown = run("index", "--index", tmp_path / "terminal")
-    assert "\r[####################] 1/1 documents · 24 passages" in shown.stderr
+    assert "\r[####################] 1/1 document · 24 passages" in shown.stderr
     assert shown.stderr.endswith("\r")  # the line is cleared before the summary
-    assert shown.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    assert shown.stdout.startswith("Indexed 1 document (24 passages) in ")
     quiet = run("index", "--quiet", "--index", tmp_path / "quiet")
     assert (quiet.stdout, quiet.stderr) == ("", "")
+
+
+def test_cli_progress_of_one_long_document_advances_with_its_chunks_and_shows_the_time_left(run, tmp_path, monkeypatch):
+    from searchlib import pipeline
+
+    # Small chunks and tasks stand for a long document: one result per chunk, each drawn.
+    monkeypatch.setattr(pipeline, "CHUNK_CHARS", 2_000)
+    monkeypatch.setattr(pipeline, "TASK_CHARS", 2_000)
+    monkeypatch.setattr(cli_module.ProgressLine, "MIN_SPAN", 1e-6)
+    monkeypatch.setattr(cli_module.ProgressLine, "REDRAW", 0.0)
+    monkeypatch.setattr(cli_module, "_is_terminal", lambda stream: True)
+    path = tmp_path / "une-ligne.txt"
+    path.write_text(" ".join(["Les victimes de la traite ont témoigné à Vienne."] * 200), encoding="utf-8")
+    result = run("index", path, "--index", tmp_path / "ix", "--jobs", 1)
+    assert result.stdout.startswith("Indexed 1 document (")
+    drawn = [line.strip() for line in result.stderr.split("\r") if "/1 document" in line]
+    during = [line for line in drawn if "0/1 document" in line]
+    assert len(during) >= 4
+    assert all(" left" in line for line in during[1:]), during
+    filled = [line[1:21].count("#") for line in during]
+    assert filled == sorted(filled) and 0 < filled[-1] < 20, during
+    # Analysis done, the commit: no time left is claimed for it.
+    [writing] = [line for line in drawn if "writing" in line]
+    assert writing.startswith("[####################] 1/1 document · ") and writing.endswith(" · writing the index…")
+
+
+def test_cli_progress_time_left_goes_by_characters():
+    from searchlib.index import Progress
+
+    class Screen:
+        text = ""
+
+        def write(self, text):
+            self.text += text
+
+        def flush(self):
+            pass
+
+    screen = Screen()
+    line = cli_module.ProgressLine(screen)
+    for seconds, chars in [(10.0, 100_000), (20.0, 250_000)]:
+        line.update(Progress(documents=0, passages=10, words=chars // 6, seconds=seconds, total=1, chars=chars,
+                             total_chars=1_000_000))
+    # 150,000 characters in 10 s: the 750,000 left take 50 s.
+    assert screen.text.split("\r")[-1].strip() == "[#####...............] 0/1 document · 10 passages · 2,500 words/s · 50.0s left"
 
 
 @pytest.mark.parametrize(
@@ -207,7 +258,7 @@ def test_cli_index_shows_progress_on_a_terminal_only(run, tmp_path, monkeypatch)
     [
         (12.0, 2.0, "in 12.0s (1,000 words/s, after 2.0s loading the language model)"),
         (190.0, 0.0, "in 3m10s (53 words/s)"),
-        (7300.0, 100.0, "in 2h01m (1 words/s, after 100.0s loading the language model)"),
+        (7300.0, 100.0, "in 2h01m (1 word/s, after 100.0s loading the language model)"),
     ],
 )
 def test_cli_index_summary_leaves_model_loading_out_of_the_rate(seconds, model, expected):
@@ -220,3 +271,15 @@ def test_cli_index_summary_leaves_model_loading_out_of_the_rate(seconds, model, 
         path = "idx"
 
     assert cli_module._summary(report, Idx()) == f"Indexed 3 documents (9 passages) {expected} into idx"
+
+
+def test_cli_counts_agree_with_their_nouns(run, tmp_path):
+    (tmp_path / "note.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    ix = tmp_path / "ix"
+    assert run("index", tmp_path / "note.txt", "--index", ix).stdout.startswith("Indexed 1 document (1 passage) in ")
+    assert run("search", "traite", "--index", ix).stdout.endswith("\n1 of 1 matching passage shown.\n")
+    assert "languages:      fr (1 passage)\n" in run("info", "--index", ix).stdout
+    assert run("check", "--index", ix).stdout.startswith("OK: 1 document, 1 passage, ")
+    assert " terms in 1 segment (commit 1) at " in run("check", "--index", ix).stdout
+    assert run("delete", "note.txt", "--index", ix).stdout == f"Deleted 1 document from {ix}\n"
+    assert run("delete", "note.txt", "autre", "--index", ix).stdout == f"Deleted 0 documents (2 not in the index) from {ix}\n"

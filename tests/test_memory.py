@@ -22,7 +22,8 @@ INDEX_IT = """
 import json, resource, sys
 from searchlib import create_index
 index = create_index(sys.argv[1])
-report = index.add([sys.argv[2]], jobs=2)
+# 25 times the default limit on one document, raised here: memory must stay bounded anyway.
+report = index.add([sys.argv[2]], jobs=2, max_chars=60_000_000)
 # ru_maxrss is in kB on Linux; RUSAGE_CHILDREN reports the largest worker.
 print(json.dumps({
     "passages": report.passages,

@@ -1,16 +1,20 @@
 """The README's commands and examples are true."""
 
+import ast
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import venv
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import CORPUS, ROOT
 
+from searchlib import AddReport, IndexInfo, SearchResults
 from searchlib.cli import main
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -72,13 +76,64 @@ def test_readme_search_examples_find_what_they_say(seed_index, command, finds):
         assert out.count(" · passage ") == 1
 
 
-def test_readme_python_example_runs(tmp_path, monkeypatch):
+def test_readme_python_example_runs_and_each_call_finds_something(tmp_path, monkeypatch):
     code = re.search(r"```python\n(.+?)```", README, re.DOTALL).group(1)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "corpus").symlink_to(CORPUS)
     printed = []
-    exec(compile(code, "README.md", "exec"), {"print": lambda *a: printed.append(a)})
+    namespace = {"print": lambda *a: printed.append(a)}
+    shown = []
+    # Run it statement by statement, keeping what each bare expression (index.search(...)) returns.
+    for statement in ast.parse(code).body:
+        if isinstance(statement, ast.Expr):
+            shown.append((ast.unparse(statement.value), eval(compile(ast.Expression(statement.value), "README.md", "eval"), namespace)))
+        else:
+            exec(compile(ast.Module([statement], type_ignores=[]), "README.md", "exec"), namespace)
     assert ("note", 0, ["traité"]) in printed
+    assert [call.split("(")[0] for call, _ in shown] == ["index.add", "index.search", "index.entities", "index.info"]
+    for call, value in shown:
+        if isinstance(value, SearchResults):
+            assert value.hits, call
+            entity = re.search(r'entity="([^"]+)"', call)
+            if entity:
+                assert all(entity.group(1) in [e.text for e in hit.entities] for hit in value.hits), call
+            if "per_doc=True" in call:
+                assert len({hit.doc_id for hit in value.hits}) == len(value.hits), call
+        elif isinstance(value, (AddReport, IndexInfo)):
+            assert value.documents == 2, call
+        else:
+            assert value, call
+
+
+def completion_lines() -> dict[str, str]:
+    section = README.split("### Shell completion", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.+?)```", section, re.DOTALL).group(1)
+    return {re.search(r"=(\w+?)_source", line).group(1): line.split("#")[0].strip() for line in block.splitlines()}
+
+
+def test_readme_shell_completion_works_in_bash():
+    bash = shutil.which("bash")
+    executable = Path(sys.executable).parent / "searchlib"
+    if bash is None or not executable.exists():
+        pytest.skip("needs bash, and the searchlib command installed beside this Python")
+    lines = completion_lines()
+    assert set(lines) == {"bash", "zsh", "fish"}
+    # What a shell does on <Tab>, after the README's line.
+    script = lines["bash"] + """
+complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _searchlib_completion searchlib; echo "${COMPREPLY[*]}"; }
+complete_words searchlib in
+complete_words searchlib search traite --for
+complete_words searchlib search traite --format ''
+complete_words searchlib index --ma
+"""
+    env = {**os.environ, "PATH": f"{executable.parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([bash, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == ["index info", "--format", "text json", "--max-chars"]
+    for shell in ("zsh", "fish"):
+        source = subprocess.run([executable], env={**env, "_SEARCHLIB_COMPLETE": f"{shell}_source"},
+                                capture_output=True, text=True, timeout=60)
+        assert source.returncode == 0 and "_searchlib_completion" in source.stdout, shell
 
 
 @pytest.mark.slow

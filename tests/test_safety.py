@@ -5,12 +5,15 @@ paused while it holds the write lock, and readers that search while a writer
 commits batch after batch.
 """
 
+import contextlib
 import json
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -20,7 +23,7 @@ from whoosh import index as windex
 from whoosh import query as wq
 
 from searchlib import create_index, open_index
-from searchlib.index import LOCK_FILE, index_exists
+from searchlib.index import LOCK_FILE, META_FILE, ORIGINS_FILE, index_exists
 from searchlib.schema import make_schema
 
 
@@ -105,20 +108,95 @@ def test_safety_prune_never_touches_documents_given_as_objects(tree):
     assert ids(index.path) == ["j1", "j2", "note", "sub/b.txt"]
 
 
-def test_safety_a_moved_file_is_re_added_and_pruned_from_its_old_folder(run, tree):
+def test_safety_a_moved_file_is_not_analyzed_again_and_not_pruned_from_its_old_folder(run, tree):
     ix = tree / "ix"
     run("index", tree / "docs", "--index", ix)
     (tree / "moved").mkdir()
     (tree / "docs" / "a.txt").rename(tree / "moved" / "a.txt")
-    assert run("index", tree / "moved", "--index", ix).stdout.startswith("Indexed 1 documents (1 passages) in ")
+    moved = run("index", tree / "moved", "--index", ix)
+    assert moved.stdout.startswith("Indexed 0 documents (0 passages), 1 unchanged in ")
     result = run("index", tree / "docs", "--index", ix, "--prune")
-    assert "pruned" not in result.stdout  # a.txt now comes from moved/
+    assert "pruned" not in result.stdout  # a.txt is now read from moved/
     assert ids(ix) == ["a.txt", "j1", "j2", "sub/b.txt"]
+    (tree / "moved" / "a.txt").unlink()
+    result = run("index", tree / "moved", "--index", ix, "--prune")
+    assert result.stdout.startswith("Indexed 0 documents (0 passages), 1 pruned in ")
+    assert ids(ix) == ["j1", "j2", "sub/b.txt"]
+    assert not (ix / ORIGINS_FILE).exists()  # no document is read from elsewhere any more
+
+
+def test_safety_an_unchanged_copy_is_skipped_and_pruning_follows_where_it_was_last_read(run, tree):
+    """The first search indexes the installed article, then `searchlib index corpus/` reads the checkout's copy."""
+    ix = tree / "ix"
+    (tree / "copy").mkdir()
+    (tree / "copy" / "a.txt").write_bytes((tree / "docs" / "a.txt").read_bytes())
+    run("index", tree / "docs", "--index", ix)
+    again = run("index", tree / "copy", "--index", ix)
+    assert again.stdout.startswith("Indexed 0 documents (0 passages), 1 unchanged in ")
+    # Both copies exist: whichever folder is pruned, a.txt stays.
+    for folder in ("copy", "docs"):
+        assert "pruned" not in run("index", tree / folder, "--index", ix, "--prune").stdout
+    assert ids(ix) == ["a.txt", "j1", "j2", "sub/b.txt"]
+    # It was last read from docs/: gone from there, it is pruned from there (the
+    # index knows one file per id: the one it read last).
+    (tree / "docs" / "a.txt").unlink()
+    assert run("index", tree / "docs", "--index", ix, "--prune").stdout.startswith(
+        "Indexed 0 documents (0 passages), 3 unchanged, 1 pruned in "
+    )
+    assert ids(ix) == ["j1", "j2", "sub/b.txt"]
+
+
+def test_safety_unchanged_documents_given_as_objects_are_skipped_and_never_pruned(tree):
+    """As `searchlib eval --index` does with the documents of a corpus indexed before from its file."""
+    index = create_index(tree / "ix")
+    index.add([tree / "docs" / "d.jsonl"])
+    report = index.add([doc("j1", "Premier."), doc("j2", "Second.")])
+    assert (report.documents, report.unchanged) == (0, 2)
+    (tree / "docs" / "d.jsonl").write_text('{"id": "j1", "text": "Premier."}\n', encoding="utf-8")
+    assert index.add([tree / "docs" / "d.jsonl"], prune=True).pruned == 0
+    assert ids(index.path) == ["j1", "j2"]
+    # Changed, a document is analyzed again, and follows its new file.
+    report = index.add([tree / "docs" / "d.jsonl"])
+    (tree / "docs" / "d.jsonl").write_text('{"id": "j1", "text": "Premier, changé."}\n', encoding="utf-8")
+    assert index.add([tree / "docs" / "d.jsonl"]).documents == 1
+    (tree / "docs" / "d.jsonl").write_text("", encoding="utf-8")
+    assert index.add([tree / "docs" / "d.jsonl"], prune=True).pruned == 1
+    assert ids(index.path) == ["j2"]
+
+
+def test_safety_a_document_analyzed_again_drops_its_recorded_origin(tree):
+    index = create_index(tree / "ix")
+    (tree / "other" / "a.txt").write_text("La traite des êtres humains.", encoding="utf-8")
+    index.add([tree / "docs" / "a.txt"])
+    assert index.add([tree / "other" / "a.txt"]).unchanged == 1
+    origins = json.loads((index.path / ORIGINS_FILE).read_text(encoding="utf-8"))["documents"]
+    assert list(origins) == ["a.txt"] and origins["a.txt"][1] == str(tree.resolve() / "other" / "a.txt")
+    (tree / "other" / "a.txt").write_text("Les victimes de la traite.", encoding="utf-8")
+    assert index.add([tree / "other" / "a.txt"]).documents == 1
+    assert not (index.path / ORIGINS_FILE).exists()
+    # Back to the first content, from the first file: analyzed again, from there.
+    assert index.add([tree / "docs" / "a.txt"]).documents == 1
+    (tree / "other" / "a.txt").unlink()
+    assert index.add([tree / "other"], prune=True).pruned == 0
+    assert [d.id for d in index.documents()] == ["a.txt", "c.txt"]
+
+
+def test_safety_a_damaged_origins_file_is_reported_with_its_remedy(run, tree):
+    ix = tree / "ix"
+    run("index", tree / "docs", "--index", ix)
+    (ix / ORIGINS_FILE).write_text("{", encoding="utf-8")
+    for command in (["check"], ["index", tree / "docs"], ["delete", "a.txt"]):
+        result = run(*command, "--index", ix)
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"Error: the index at {ix} is damaged: {ORIGINS_FILE} cannot be read (")
+        assert result.stderr.endswith("remove that file (it only records where unchanged documents were last read "
+                                      "from, for --prune), then index the folders again\n")
+    assert run("search", "traite", "--index", ix).exit_code == 0
 
 
 def test_safety_delete_command(run, seed_copy):
     result = run("delete", "000_5730bd4df953f932.txt", "nope", "--index", seed_copy.path)
-    assert (result.exit_code, result.stdout) == (0, f"Deleted 1 documents (1 not in the index) from {seed_copy.path}\n")
+    assert (result.exit_code, result.stdout) == (0, f"Deleted 1 document (1 not in the index) from {seed_copy.path}\n")
     assert seed_copy.info().documents == 0
 
 
@@ -149,7 +227,7 @@ def test_safety_check_command_reads_everything(run, seed_index):
     assert result.exit_code == 0
     terms = seed_index.check().terms
     assert terms > 1000
-    assert result.stdout == f"OK: 1 documents, 24 passages, {terms} terms in 1 segments (commit 1) at {seed_index.path}\n"
+    assert result.stdout == f"OK: 1 document, 24 passages, {terms} terms in 1 segment (commit 1) at {seed_index.path}\n"
 
 
 def test_safety_check_finds_passages_without_their_document(run, seed_copy):
@@ -160,8 +238,8 @@ def test_safety_check_finds_passages_without_their_document(run, seed_copy):
     result = run("check", "--index", seed_copy.path)
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: the index at {seed_copy.path} is damaged: searchlib check found 1 problem(s): document "
-        "'000_5730bd4df953f932.txt' should have 24 passage(s), the index holds 0; rebuild it: move it aside, "
+        f"Error: the index at {seed_copy.path} is damaged: searchlib check found 1 problem: document "
+        "'000_5730bd4df953f932.txt' should have 24 passages, the index holds 0; rebuild it: move it aside, "
         f"then run searchlib index [PATH...] --index {seed_copy.path}\n"
     )
 
@@ -173,7 +251,7 @@ def test_safety_an_interrupted_creation_is_finished_by_the_next_run(run, tmp_pat
     (tmp_path / "ix" / "searchlib.json.tmp").write_text("{", encoding="utf-8")
     result = run("index", "--index", tmp_path / "ix")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith("Indexed 1 documents (24 passages) in ")
+    assert result.stdout.startswith("Indexed 1 document (24 passages) in ")
     assert sorted(p.name for p in (tmp_path / "ix").iterdir() if p.suffix == ".tmp") == []
 
 
@@ -313,3 +391,60 @@ def test_safety_new_commands_have_help(run, command):
     result = run(command, "--help")
     assert result.exit_code == 0
     assert result.stdout.startswith(f"Usage: main {command} [OPTIONS]")
+
+
+@pytest.mark.slow
+def test_safety_two_writers_creating_one_new_index_both_succeed(tmp_path, fork_cli, monkeypatch):
+    names = write_notes(tmp_path / "notes", 5)
+    # Both commands meet just before the new index gets its searchlib.json,
+    # as two started at once sometimes do: each waits there (at most 2 s) for the other.
+    meeting = multiprocessing.get_context("fork").Barrier(2)
+    replace = os.replace
+
+    def meet_then_replace(source, destination):
+        if os.path.basename(destination) == META_FILE:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                meeting.wait(timeout=2)
+        return replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", meet_then_replace)
+    for attempt in range(3):
+        meeting.reset()
+        ix = tmp_path / f"ix{attempt}"
+        writers = [fork_cli("index", tmp_path / "notes", "--index", ix, "--quiet", "--wait", 60) for _ in range(2)]
+        for writer in writers:
+            writer.join()
+        assert [w.exitcode for w in writers] == [0, 0], f"attempt {attempt}"
+        with open_index(ix) as index:
+            assert index.check().documents == len(names)
+            assert indexed_ids(index) == names
+
+
+@pytest.mark.slow
+def test_safety_the_lock_is_not_held_while_the_language_model_loads(tmp_path):
+    import fcntl
+
+    write_notes(tmp_path / "notes", 5)
+    ix = tmp_path / "ix"
+    create_index(ix)
+    command = [sys.executable, "-m", "searchlib", "index", tmp_path / "notes", "--index", ix, "--jobs", "1"]
+    # A process of its own, which must load spaCy: measure how long it holds the lock meanwhile.
+    writer = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    held = 0.0
+    with open(ix / LOCK_FILE, "a+b") as lock:
+        while writer.poll() is None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held += 0.02
+            time.sleep(0.02)
+    out, err = writer.communicate()
+    assert (writer.returncode, err) == (0, "")
+    model = float(re.search(r"after ([0-9.]+)s loading the language model", out).group(1))
+    assert model > 1.0, out
+    assert held < model / 2, (held, out)
+    # Nothing to analyze: no model is loaded at all.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.stdout.startswith("Indexed 0 documents (0 passages), 5 unchanged in ")
+    assert "loading the language model" not in again.stdout
