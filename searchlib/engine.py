@@ -43,7 +43,9 @@ from whoosh.query.compound import DefaultOr, PreloadedOr, SplitOr
 from whoosh.util.numeric import _length_byte_cache
 
 from . import whoosh_fixes
+from .documents import LEAD_PASSAGE, DocumentQuery
 from .ranking import BM25Parameters, term_parameters
+from .schema import KIND_DOC, LEAD
 
 #: Bytes of decoded postings and columns kept per engine (least recently used go first).
 CACHE_BYTES = 256 * 1024 * 1024
@@ -195,6 +197,8 @@ class Engine:
             required, _ = self._eval(q.b, segment, run)
             keep = np.isin(ids, required, assume_unique=True)
             return ids[keep], scores[keep]
+        elif kind is DocumentQuery:
+            return self._documents(q, segment, run)
         elif kind is wq.AndMaybe:
             ids, scores = self._eval(q.a, segment, run)
             extra_ids, extra = self._eval(q.b, segment, run)
@@ -235,6 +239,62 @@ class Engine:
         # Whoosh's bm25(), term for term, so that the scores are the same.
         scores = p.idf * ((weights * (p.k1 + 1)) / (weights + p.k1 * ((1 - p.b) + p.b * lengths / p.avgfl)))
         return ids, scores
+
+    def _documents(self, q: DocumentQuery, segment: _Segment, run: _Run) -> Scored:
+        """The records ``q.query`` matches, carried to their documents' passages in this segment."""
+        records, scores = self._eval(q.query, segment, run)
+        if not len(records):
+            return _EMPTY_IDS, _EMPTY_SCORES
+        keys = self._keys(segment)
+        matched = keys[records]
+        order = np.argsort(matched)
+        matched, scores = matched[order], scores[order]
+        targets = self._term_ids(segment, "lead", LEAD) if q.passages == LEAD_PASSAGE else self._passages(segment)
+        at = np.searchsorted(matched, keys[targets])
+        at[at == len(matched)] = 0
+        hit = matched[at] == keys[targets]
+        if segment.deleted is not None:
+            hit &= ~segment.deleted[targets]
+        return targets[hit], scores[at[hit]]
+
+    def _term_ids(self, segment: _Segment, fieldname: str, text: str) -> np.ndarray:
+        """A term's segment docnums, deleted ones included."""
+        btext = text.encode("utf-8")
+        if (fieldname, btext) not in segment.reader:
+            return _EMPTY_IDS
+        return self._cached(("postings", segment.key, fieldname, btext), lambda: _postings(segment.reader, fieldname, btext))[0]
+
+    def _passages(self, segment: _Segment) -> np.ndarray:
+        def make() -> np.ndarray:
+            every = np.arange(segment.size, dtype=_IDS)
+            return np.setdiff1d(every, self._term_ids(segment, "kind", KIND_DOC), assume_unique=True)
+
+        return self._cached(("passages", segment.key), make)
+
+    def records(self, searcher: Any, doc_ids: Sequence[str]) -> dict[str, int]:
+        """The docnum of each document's record, by id (the ones of live documents)."""
+        wanted = np.array(sorted({self._ordinals[d] for d in doc_ids if d in self._ordinals}), dtype=_IDS)
+        found: dict[str, int] = {}
+        for segment in self._segments(searcher):
+            keys, records = self._records(segment)
+            at = np.searchsorted(keys, wanted)
+            at[at == len(keys)] = 0
+            for i in np.flatnonzero(keys[at] == wanted) if len(keys) else ():
+                n = records[at[i]]
+                if segment.deleted is None or not segment.deleted[n]:
+                    found[self._doc_ids[wanted[i]]] = segment.offset + int(n)
+        return found
+
+    def _records(self, segment: _Segment) -> tuple[np.ndarray, np.ndarray]:
+        """The segment's document records: their ordinals, sorted, and their docnums."""
+
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            records = self._term_ids(segment, "kind", KIND_DOC)
+            keys = self._keys(segment)[records]
+            order = np.argsort(keys, kind="stable")
+            return keys[order], records[order]
+
+        return self._cached(("records", segment.key), make)
 
     # -- segments and caches ----------------------------------------------------
 
@@ -405,7 +465,6 @@ def reference_rank(
     by the maximum of its parts and so drops segments that hold top hits.
     """
     from .highlight import stops
-    from .schema import KIND_DOC
 
     reader = searcher.reader()
     if not reader.doc_count_all():

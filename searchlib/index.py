@@ -763,6 +763,9 @@ class Index:
         self, searcher: Any, ranked: Sequence[tuple[int, float, str]], leaves: Sequence[Any], *, highlight: bool
     ) -> list[Hit]:
         stored = [(docnum, score, searcher.stored_fields(docnum)) for docnum, score, _ in ranked]
+        # The title is the document's, stored once on its record.
+        records = self._engine.records(searcher, [doc_id for _, _, doc_id in ranked])
+        titles = {doc_id: searcher.stored_fields(n).get("title", "") for doc_id, n in records.items()}
         matches = (
             find_matches(
                 searcher,
@@ -786,7 +789,7 @@ class Index:
                     score=round(float(score or 0.0), 4),
                     doc_id=fields["doc_id"],
                     passage=fields["passage"],
-                    title=fields.get("title", ""),
+                    title=titles.get(fields["doc_id"], ""),
                     lang=fields.get("lang", ""),
                     text=text,
                     start=fields["start"],

@@ -33,7 +33,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,7 +43,7 @@ from typing import Any
 from .analysis import analyze, analyzer_for, last_break
 from .errors import SearchlibError
 from .languages import DEFAULT_LANGUAGE, get_language
-from .schema import document_records, title_fold_field, title_lemma_field
+from .schema import document_records
 from .sources import Document
 
 #: Characters analyzed per task. Small enough to balance the load between
@@ -195,33 +195,26 @@ class Assembler:
     """Puts the pieces of each document back together, in the parent process.
 
     A document in one piece passes through untouched. The pieces of a long
-    document get consecutive passage numbers, offsets into the whole text, and
-    the title fields of the first piece (whose language is the document's);
-    its record comes last, with the totals and the word counts of all pieces.
+    document get consecutive passage numbers and offsets into the whole text;
+    its record comes last: the first piece's (whose language is the
+    document's, with the title), with the totals, word counts, lexicon and
+    written forms of all pieces.
     """
 
     def __init__(self) -> None:
         self._passages = 0
         self._words = 0
-        self._title: dict[str, Any] = {}
         self._record: dict[str, Any] = {}
-        self._whole: dict[str, Counter[str]] = {}
 
     def records(self, piece: Piece, result: PieceResult, content_hash: str) -> Iterator[dict[str, Any]]:
         """The records to add for ``piece``; the document record after its last piece."""
         if piece.first:
-            self._start(piece, result)
+            self._passages = self._words = 0
+            self._record = {name: _copy(value) for name, value in result.record.items()}
         else:
-            self._count(result.record)
-        # A piece's passages carry its own (empty) title fields, named after its main language.
-        own_title = {title_lemma_field(result.record["lang"]), title_fold_field(result.record["lang"])}
+            _merge_record(self._record, result.record)
         for passage in result.passages:
             if not piece.first:
-                scored = [f for f in passage["fields"] if f not in own_title]
-                for name in own_title:
-                    passage.pop(name, None)
-                passage.update(self._title)
-                passage["fields"] = scored + [f for f in self._title if f != "title" and self._title[f]]
                 passage["passage"] += self._passages
                 passage["start"] += piece.offset
                 passage["end"] += piece.offset
@@ -230,27 +223,23 @@ class Assembler:
         self._passages += len(result.passages)
         self._words += result.words
         if piece.last:
-            record = {**self._record, "hash": content_hash, "passages": self._passages, "words": self._words}
-            if not piece.first:
-                record.update(self._whole)
-                record["fields"] = [f for f, counts in self._whole.items() if counts]
-            yield record
+            yield {**self._record, "hash": content_hash, "passages": self._passages, "words": self._words}
 
-    def _start(self, piece: Piece, result: PieceResult) -> None:
-        self._passages = self._words = 0
-        self._record = result.record
-        lang = result.record["lang"]
-        names = (title_lemma_field(lang), title_fold_field(lang))
-        first = result.passages[0] if result.passages else {}
-        self._title = {"title": result.record["title"], **{name: first.get(name, []) for name in names}}
-        self._whole = {}
-        if not piece.last:
-            self._count(result.record)
 
-    def _count(self, record: dict[str, Any]) -> None:
-        """Add a piece's document-level word counts (``dfold_<lang>``) to the document's."""
-        for name in record.get("fields", ()):
-            self._whole.setdefault(name, Counter()).update(record[name])
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else set(value) if isinstance(value, set) else value
+
+
+def _merge_record(record: dict[str, Any], later: dict[str, Any]) -> None:
+    """Add a later piece's per-language words (``dfold_``, ``lex_``, ``surf_``) to the first piece's record."""
+    for name, value in later.items():
+        if name.startswith(("dfold_", "lex_", "surf_")):
+            if isinstance(value, set):
+                record.setdefault(name, set()).update(value)
+            else:
+                record.setdefault(name, []).extend(value)
+            if name.startswith("dfold_") and value and name not in record["fields"]:
+                record["fields"].append(name)
 
 
 class Pipeline:

@@ -35,10 +35,10 @@ from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.reading import IndexReader
 
+from .documents import EVERY_PASSAGE, LEAD_PASSAGE, DocumentQuery
 from .errors import QuerySyntaxError, UnknownEntityTypeError
 from .languages import Language, get_language
 from .schema import (
-    LEAD,
     surface_terms,
     document_fold_field,
     entity_key,
@@ -54,7 +54,7 @@ from .nlp import stem_term, unseen_word_terms
 from .phrases import Phrase
 from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
-from .whoosh_fixes import AndNot, DisjunctionMax, Require
+from .whoosh_fixes import AndNot, DisjunctionMax
 
 MAX_QUERY_CHARS = 1_000
 #: Letters a fuzzy term must share with the typed word, at least.
@@ -133,8 +133,6 @@ class CompiledQuery:
     leaves: list[Leaf] = field(default_factory=list)
     #: Words that matched no term of the index, in the order typed.
     unknown: list[str] = field(default_factory=list)
-    #: Title queries of the positive terms: they add to any matching passage's score.
-    title_boosts: list[wq.Query] = field(default_factory=list)
     #: The positive words, as a query on document records: document-level evidence.
     document_terms: list[wq.Query] = field(default_factory=list)
     #: Per language, the positive single words in query order (for proximity).
@@ -310,9 +308,7 @@ class QueryCompiler:
             self._route(text)
         compiled = CompiledQuery(query=wq.NullQuery)
         query = self._rewrite(parsed, compiled, positive=True)
-        bonus = list(compiled.title_boosts)
-        if self.ranking.proximity_weight:
-            bonus += self._proximity(compiled)
+        bonus = self._proximity(compiled) if self.ranking.proximity_weight else []
         if bonus:
             query = wq.AndMaybe(query, _any(bonus))
         compiled.query = query.normalize()
@@ -487,21 +483,21 @@ class QueryCompiler:
     ) -> wq.Query:
         """Combine a term's body and title queries.
 
-        ``title:`` searches the title of every passage. A plain term matches a
+        A title is indexed on its document's record. ``title:`` selects every
+        passage of the documents whose title matches. A plain term matches a
         passage by its own text, or the first passage of a document by the
-        title; the title then adds to the score of every matching passage
-        (BM25F). So a word of the title does not make every passage of the
-        document a hit, and ``NOT`` excludes passages by their own text only.
+        title, with the title's score; every passage of the document counts the
+        title's words in its document-level evidence. So a word of the title
+        does not make every passage of the document a hit, and ``NOT``
+        excludes passages by their own text only.
         """
         if not body:
             return wq.NullQuery
         if fieldname == "title":
-            return _boosted(_any(title), boost)
+            return _boosted(DocumentQuery(_any(title), passages=EVERY_PASSAGE), boost)
         if not positive:
             return _boosted(_any(body), boost)
-        title_q = _any(title)
-        out.title_boosts.append(title_q)
-        return wq.Or([_any(body), Require(title_q, wq.Term("lead", LEAD))], boost=boost)
+        return wq.Or([_any(body), DocumentQuery(_any(title), passages=LEAD_PASSAGE)], boost=boost)
 
     def _pattern(self, q: wq.Query, out: CompiledQuery, positive: bool) -> wq.Query:
         text = fold(normalize_term(str(q.text)))

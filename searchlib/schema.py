@@ -10,28 +10,30 @@ language, so that two languages' analyses never share a field:
     the same lemmas without accents, at the same positions, and beside each
     the word's Snowball stem, marked ``~`` (``~victim``): lemmas keep words
     apart that stems merge, stems join words that lemmas keep apart
-    ("exploitation", "exploiter"), and ranking counts both;
-``tlemma_<lang>``, ``tfold_<lang>``
-    the same two for the document's title, repeated on every passage: the
-    title counts in every passage's score (BM25F), but a word found only in
-    the title makes only the document's first passage (``lead``) a hit;
-``lex_<lang>``
-    the **lexicon**: one term ``fold(surface) \\x1f surface \\x1f lemma`` for
-    each word as written and each lemma it received in context (an empty
-    lemma for a function word). Query analysis reads it to reach exactly the
-    terms the documents were indexed under, without loading spaCy;
-``surf_<lang>``
-    the words as written, for "did you mean" suggestions.
+    ("exploitation", "exploiter"), and ranking counts both.
 
 Each passage stores ``offsets``: where each of its words is, by position
 (:func:`encode_words`), from which highlighting marks the words as written.
 
-Each document also gets one record (``kind=doc``) with its title, content hash,
-passage count, ``path`` (the file it was read from: ``--prune`` removes the
-documents whose file is gone), and ``dfold_<lang>``: every word of the whole
-document, title included, as its folded lemma and as the views of
-:func:`surface_terms`, with their counts, so that ranking can weigh a
-passage's document. Both kinds share ``doc_id``, so one delete removes both.
+Each document also gets one record (``kind=doc``), which holds what is the
+document's once rather than each passage's: its title (stored, and indexed in
+``tlemma_<lang>`` and ``tfold_<lang>`` like the two fields above), content
+hash, passage count, ``path`` (the file it was read from: ``--prune`` removes
+the documents whose file is gone), and
+
+``dfold_<lang>``
+    every word of the whole document, title included, as its folded lemma and
+    as the views of :func:`surface_terms`, with their counts, so that ranking
+    can weigh a passage's document;
+``lex_<lang>``
+    the **lexicon**: one term ``fold(word) \\x1f surface \\x1f lemma`` for each
+    word as written and each lemma it received in context (an empty lemma for
+    a function word). Query analysis reads it to reach exactly the terms the
+    documents were indexed under, without loading spaCy;
+``surf_<lang>``
+    the words as written, for "did you mean" suggestions.
+
+Both kinds share ``doc_id``, so one delete removes both.
 
 The fields are pre-analyzed: Whoosh never runs an analyzer on them. A field
 type pickles by its configuration only, as Whoosh stores the schema in the
@@ -53,7 +55,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SEP = "\x1f"
 KIND_PASSAGE = "passage"
@@ -284,19 +286,12 @@ def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], 
     return lex, surfaces
 
 
-def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tuple[list[Any], list[Any]]) -> dict[str, Any]:
+def passage_fields(doc: AnalyzedDocument, passage: Passage) -> dict[str, Any]:
     """The Whoosh fields of one passage."""
     lang = passage.lang
     exact, folded = _postings(passage.tokens, lang)
-    lex, surfaces = _lex(passage.tokens, passage.stop_surfaces)
     keys = [(entity_key(e.text), e.label) for e in passage.entities]
-    scored = {
-        lemma_field(lang): exact,
-        fold_field(lang): folded,
-        # The title was analyzed in the document's main language.
-        title_lemma_field(doc.lang): title_postings[0],
-        title_fold_field(doc.lang): title_postings[1],
-    }
+    scored = {lemma_field(lang): exact, fold_field(lang): folded}
     return {
         "kind": KIND_PASSAGE,
         "lead": LEAD if passage.number == 0 else None,
@@ -305,7 +300,6 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tupl
         "passage": passage.number,
         "start": passage.start,
         "end": passage.end,
-        "title": doc.title,
         "text": passage.text,
         "offsets": encode_words(passage.words),
         "entities": tuple((e.text, e.label, e.start, e.end, e.words) for e in passage.entities),
@@ -314,27 +308,39 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage, title_postings: tupl
         "entity_typed": [entity_typed_key(label, key) for key, label in keys],
         "fields": [name for name, postings in scored.items() if postings],
         **scored,
-        lex_field(lang): lex,
-        surface_field(lang): surfaces,
     }
 
 
 def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
     """Every Whoosh document for ``doc``: its passages, then its record."""
-    title_postings = _postings(doc.title_tokens, doc.lang)
     for passage in doc.passages:
-        yield passage_fields(doc, passage, title_postings)
-    lex, surfaces = _lex(doc.title_tokens)
+        yield passage_fields(doc, passage)
+    yield document_record(doc)
+
+
+def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
+    """The record of a document: its title, its lexicon, and its words for document-level evidence.
+
+    The title is indexed here once, not on every passage; a search carries
+    its matches to the passages (:mod:`searchlib.documents`).
+    """
+    title_exact, title_folded = _postings(doc.title_tokens, doc.lang)
     # The whole document's words, folded, for document-level evidence in ranking.
     whole: dict[str, list[str]] = defaultdict(list)
+    lexicon: dict[str, set[str]] = defaultdict(set)
+    surfaces: dict[str, set[str]] = defaultdict(set)
     # Only each word's own lemma: the extra verb of a participle would count
     # the word twice and stretch the document.
-    for lang, tokens in [(doc.lang, doc.title_tokens), *((p.lang, p.tokens) for p in doc.passages)]:
+    for lang, tokens, stops in [(doc.lang, doc.title_tokens, frozenset()), *((p.lang, p.tokens, p.stop_surfaces) for p in doc.passages)]:
         language = get_language(lang)
         for token in tokens:
             whole[lang].append(fold(token.terms[0]))
             whole[lang].extend(surface_terms(language, token.surface))
-    yield {
+        words, written = _lex(tokens, stops)
+        lexicon[lang] |= words
+        surfaces[lang] |= written
+    title = {title_lemma_field(doc.lang): title_exact, title_fold_field(doc.lang): title_folded}
+    return {
         "kind": KIND_DOC,
         "doc_id": doc.id,
         "lang": doc.lang,
@@ -342,8 +348,10 @@ def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
         "hash": doc.hash,
         "passages": len(doc.passages),
         "words": doc.words,
-        lex_field(doc.lang): lex,
-        surface_field(doc.lang): surfaces,
-        "fields": [document_fold_field(lang) for lang, terms in whole.items() if terms],
+        **title,
+        **{lex_field(lang): words for lang, words in lexicon.items()},
+        **{surface_field(lang): written for lang, written in surfaces.items()},
+        "fields": [name for name, postings in title.items() if postings]
+        + [document_fold_field(lang) for lang, terms in whole.items() if terms],
         **{document_fold_field(lang): terms for lang, terms in whole.items()},
     }
