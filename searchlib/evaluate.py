@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError, QuerySyntaxError, SearchlibError
 from .index import Index, index_exists, open_index
@@ -158,6 +159,7 @@ def evaluate(
     keeps only queries and documents of that language (a monolingual run).
     ``detect`` ignores the corpus ``lang`` field and lets searchlib detect it.
     """
+    _measures()  # before any indexing: a missing extra is said at once, not after minutes
     data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     queries = [q for q in data.queries if q.id in data.qrels]
     if lang is not None:
@@ -212,11 +214,7 @@ def score(qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[str, float
 
     A query with no retrieved document counts as zero, as in trec_eval with ``-c``.
     """
-    try:
-        import ir_measures
-    except ImportError:
-        raise SearchlibError("evaluation needs the ir-measures package; install it with: pip install 'searchlib[eval]'") from None
-
+    ir_measures = _measures()
     measures = [ir_measures.parse_measure(name) for name in METRICS.values()]
     ranked = {qid: {doc: float(len(docs) - i) for i, (doc, _) in enumerate(docs)} for qid, docs in run.items()}
     totals = dict.fromkeys(METRICS, 0.0)
@@ -224,6 +222,15 @@ def score(qrels: dict[str, dict[str, int]], run: dict[str, list[tuple[str, float
         name = next(ours for ours, theirs in METRICS.items() if str(metric.measure) == theirs)
         totals[name] += metric.value
     return {name: round(total / len(qrels), 4) for name, total in totals.items()}
+
+
+def _measures() -> Any:
+    """The ``ir_measures`` module (trec_eval's code), or the error that says how to install it."""
+    try:
+        import ir_measures
+    except ImportError:
+        raise SearchlibError("evaluation needs the ir-measures package; install it with: pip install 'searchlib[eval]'") from None
+    return ir_measures
 
 
 def write_trec_run(run: dict[str, list[tuple[str, float]]], path: str | Path, *, tag: str = "searchlib") -> None:

@@ -115,3 +115,30 @@ def test_evaluate_split_by_group_keeps_an_ntrex_article_and_its_translations_tog
     assert len(tune.queries) + len(test.queries) == len(data.queries) == 861
     # By title (all empty in NTREX) every document would land on one side.
     assert min(len(half.doc_langs) for half in data.split()) == 0
+
+
+def test_evaluate_without_its_extra_says_so_before_indexing(tiny, tmp_path, monkeypatch):
+    import sys
+
+    from searchlib import SearchlibError
+
+    monkeypatch.setitem(sys.modules, "ir_measures", None)  # as if not installed
+    with pytest.raises(SearchlibError, match=r"pip install 'searchlib\[eval\]'"):
+        evaluate(tiny, index_path=tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_evaluate_scores_the_top_10_that_search_returns(tmp_path):
+    # eval asks for 100 documents; its nDCG@10 is right only if their first 10
+    # are what a user asking for 10 gets.
+    from searchlib import open_index
+
+    data = load_dataset(shared("piaf"))
+    tune, _ = data.split()
+    report = evaluate(tune, index_path=tmp_path / "index", sample=40)
+    index = open_index(tmp_path / "index")
+    queries = {q.id: q.text for q in tune.queries}
+    for qid, ranked in report.run.items():
+        top = index.search(queries[qid], limit=10, per_doc=True, plain=True, highlight=False).hits
+        assert [doc for doc, _ in ranked[:10]] == [hit.doc_id for hit in top], qid
