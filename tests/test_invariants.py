@@ -502,3 +502,55 @@ def test_invariants_readme_phrases_find_the_article_among_piaf(piaf_index, phras
                 if lost:
                     problems.append(f"{query}: passage {number}: {lost} not marked (marked: {words(hit)})")
     assert not problems, "\n".join(problems)
+
+
+# -- more of the words ranks higher, other things equal -------------------------------
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory: pytest.TempPathFactory) -> tuple[Index, list[tuple[str, str, str]]]:
+    """300 PIAF paragraphs, and pairs of twins made from 40 of them.
+
+    Each pair is a real paragraph that holds two content words once each, and
+    the same paragraph with the second word replaced by a made-up word of the
+    same length: the twins are alike in everything but that word. Returns the
+    index and, per pair, ``(query, holding both, holding one)``.
+    """
+    from searchlib import Document, create_index
+
+    paragraphs = read_jsonl(shared("piaf/corpus.jsonl"))
+    r = rng("twins")
+    chosen = r.sample(paragraphs, 340)
+    lang = get_language("fr")
+    pairs = []
+    twins = []
+    for n, record in enumerate(chosen[300:]):
+        text = record["text"]
+        counts = Counter(w.text for w in words_of(text))
+        candidates = [w for w in words_of(text) if counts[w.text] == 1 and is_single_content_word(w, lang) and len(w.text) >= 5]
+        if len(candidates) < 2:
+            continue
+        first, second = r.sample(candidates, 2)
+        nonce = ("zq" * len(second.text))[: len(second.text)]
+        both, one = f"twin-{n}-both", f"twin-{n}-one"
+        twins += [Document(id=both, text=text, lang="fr"), Document(id=one, text=text[: second.start] + nonce + text[second.end :], lang="fr")]
+        pairs.append((f"{first.text} {second.text}", both, one))
+    index = create_index(tmp_path_factory.mktemp("twins") / "index")
+    index.add([Document(id=p["id"], text=p["text"], title=p["title"], lang="fr") for p in chosen[:300]] + twins)
+    return index, pairs
+
+
+@pytest.mark.parametrize("per_doc", [False, True], ids=["passages", "per-doc"])
+def test_invariants_more_of_the_words_ranks_higher_other_things_equal(twins, per_doc):
+    index, pairs = twins
+    assert len(pairs) >= 30
+    failures = []
+    for query, both, one in pairs:
+        hits = index.search(query, limit=DEEP, per_doc=per_doc, plain=True).hits
+        best = {}
+        for hit in hits:
+            best.setdefault(hit.doc_id, hit)
+        if both not in best or (one in best and best[one].score >= best[both].score):
+            shown = {d: (best[d].rank, best[d].score) if d in best else None for d in (both, one)}
+            failures.append(f"{query!r}: rank, score of the twin with both words, with one: {shown}")
+    assert not failures, report("pairs where the twin holding fewer query words ranks as high", failures, len(pairs))
