@@ -20,6 +20,7 @@ import sys
 import sysconfig
 import threading
 import time
+import weakref
 import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -47,7 +48,7 @@ from .errors import (
 from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
 from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_jobs, pieces_of, tasks_of
-from .query import EntityLeaf, QueryCompiler, check_entity_type
+from .query import EntityLeaf, QueryCompiler, Vocabulary, check_entity_type
 from .ranking import DEFAULT, Ranking
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
 from .sources import MAX_DOCUMENT_CHARS, Document, Source, SourceSet, given_id, path_id
@@ -423,6 +424,7 @@ class Index:
         self._reader: Any = None
         self._reader_lock = threading.RLock()
         self._engine = Engine()
+        self._vocabularies: weakref.WeakKeyDictionary[Any, Vocabulary] = weakref.WeakKeyDictionary()
 
     @property
     def path(self) -> Path:
@@ -708,7 +710,7 @@ class Index:
         with self._reading(weighting=ranking.weighting()) as searcher:
             reader = searcher.reader()
             languages = [get_language(lang)] if lang else self._languages(reader)
-            compiler = QueryCompiler(reader, languages, ranking)
+            compiler = QueryCompiler(reader, languages, ranking, vocabulary=self._vocabulary(reader))
             compiled = compiler.compile(query, plain=plain)
             filters: list[wq.Query] = []
             label = check_entity_type(entity_type) if entity_type else None
@@ -800,6 +802,13 @@ class Index:
                 )
             )
         return hits
+
+    def _vocabulary(self, reader: Any) -> Vocabulary:
+        """The reader's vocabulary, kept while the reader lives."""
+        found = self._vocabularies.get(reader)
+        if found is None:
+            found = self._vocabularies[reader] = Vocabulary(reader)
+        return found
 
     def _languages(self, reader: Any) -> list[Language]:
         """The languages of the live passages: a deleted document's terms stay in the lexicon until a merge."""

@@ -275,19 +275,59 @@ def _check_operators(tokens: Sequence[str]) -> None:
         raise QuerySyntaxError("the query has operators but no terms")
 
 
+class Vocabulary:
+    """What a reader's term tables answer, looked up once: every query asks the same few words.
+
+    A lookup goes through the term table of each segment, in Python; a
+    vocabulary lives as long as its reader, and threads may share it (a
+    lookup made twice gives the same answer).
+    """
+
+    def __init__(self, reader: IndexReader) -> None:
+        self.reader = reader
+        self._seen: dict[tuple[str, str], bool] = {}
+        self._lexicon: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+
+    def exists(self, fieldname: str, term: str) -> bool:
+        key = (fieldname, term)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = key in self.reader
+        return found
+
+    def lexicon(self, folded: str, code: str) -> list[tuple[str, str, int]]:
+        """``(surface, lemma, documents)`` of the lexicon entries keyed ``folded`` in language ``code``."""
+        key = (folded, code)
+        entries = self._lexicon.get(key)
+        if entries is None:
+            field_name = lex_field(code)
+            entries = self._lexicon[key] = [
+                (*parse_lex_term(btext.decode("utf-8"))[1:], self.reader.doc_frequency(field_name, btext))
+                for btext in self.reader.expand_prefix(field_name, folded + "\x1f")
+            ]
+        return entries
+
+
 class QueryCompiler:
     """Compiles query strings against one index reader.
 
-    ``languages`` are the languages a query may belong to.
+    ``languages`` are the languages a query may belong to; ``vocabulary``
+    caches the reader's lookups between queries (default: for this one only).
     """
 
-    def __init__(self, reader: IndexReader, languages: Sequence[Language], ranking: Ranking = DEFAULT) -> None:
+    def __init__(
+        self,
+        reader: IndexReader,
+        languages: Sequence[Language],
+        ranking: Ranking = DEFAULT,
+        *,
+        vocabulary: Vocabulary | None = None,
+    ) -> None:
         self.reader = reader
         self.ranking = ranking
         self.languages = list(languages)
         self._cache: dict[tuple[str, str], list[_Expansion]] = {}
-        self._seen: dict[tuple[str, str], bool] = {}
-        self._lexicon: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+        self.vocabulary = vocabulary or Vocabulary(reader)
         #: Per language: the weight of its analysis of the query.
         self._weights = {lang.code: 1.0 for lang in self.languages}
         #: Languages in which a word the index has never seen is lemmatized by rules.
@@ -605,23 +645,12 @@ class QueryCompiler:
         return _Expansion(frozenset(terms), frozenset(fold(t) for t in terms), accented)
 
     def _exists(self, fieldname: str, term: str) -> bool:
-        key = (fieldname, term)
-        found = self._seen.get(key)
-        if found is None:
-            found = self._seen[key] = key in self.reader
-        return found
+        return self.vocabulary.exists(fieldname, term)
 
     def _lex_entries(self, word: str, lang: Language, *, counts: bool = False) -> list:
         """The lexicon entries for ``word`` folded: ``(surface, lemma)``, or with ``counts``
         ``(surface, lemma, passages)``; an empty lemma records a function word."""
-        key = (fold(word), lang.code)
-        entries = self._lexicon.get(key)
-        if entries is None:
-            field_name = lex_field(lang.code)
-            entries = self._lexicon[key] = [
-                (*parse_lex_term(btext.decode("utf-8"))[1:], self.reader.doc_frequency(field_name, btext))
-                for btext in self.reader.expand_prefix(field_name, key[0] + "\x1f")
-            ]
+        entries = self.vocabulary.lexicon(fold(word), lang.code)
         return entries if counts else [(surface, lemma) for surface, lemma, _ in entries]
 
     def _known(self, word: str) -> bool:
