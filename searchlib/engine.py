@@ -31,7 +31,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,7 @@ CACHE_BYTES = 256 * 1024 * 1024
 _IDS = np.int64
 _EMPTY_IDS = np.empty(0, dtype=_IDS)
 _EMPTY_SCORES = np.empty(0, dtype=np.float64)
+_EMPTY_WEIGHTS = _EMPTY_SCORES
 _LENGTHS = np.array(_length_byte_cache, dtype=np.float64)
 # Exact classes, not isinstance(): a subclass may mean something else
 # (Sequence, for one, is a compound query of positions).
@@ -222,9 +223,9 @@ class Engine:
             text = field.to_bytes(q.text)
         except ValueError:
             return _EMPTY_IDS, _EMPTY_SCORES
-        if (q.fieldname, text) not in reader:
+        ids, weights = self._postings(segment, q.fieldname, text)
+        if not len(ids):
             return _EMPTY_IDS, _EMPTY_SCORES
-        ids, weights = self._cached(("postings", segment.key, q.fieldname, text), lambda: _postings(reader, q.fieldname, text))
         if segment.deleted is not None:
             live = ~segment.deleted[ids]
             ids, weights = ids[live], weights[live]
@@ -259,10 +260,21 @@ class Engine:
 
     def _term_ids(self, segment: _Segment, fieldname: str, text: str) -> np.ndarray:
         """A term's segment docnums, deleted ones included."""
-        btext = text.encode("utf-8")
-        if (fieldname, btext) not in segment.reader:
-            return _EMPTY_IDS
-        return self._cached(("postings", segment.key, fieldname, btext), lambda: _postings(segment.reader, fieldname, btext))[0]
+        return self._postings(segment, fieldname, text.encode("utf-8"))[0]
+
+    def _postings(self, segment: _Segment, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """A term's segment docnums (deleted ones included) and weights; empty if the segment lacks it.
+
+        Kept per segment, absent terms too: a lookup in a segment's term
+        table costs more than most of a term's scoring.
+        """
+
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            if (fieldname, text) not in segment.reader:
+                return _EMPTY_IDS, _EMPTY_WEIGHTS
+            return _postings(segment.reader, fieldname, text)
+
+        return self._cached(("postings", segment.key, fieldname, text), make)
 
     def _passages(self, segment: _Segment) -> np.ndarray:
         def make() -> np.ndarray:
@@ -270,6 +282,38 @@ class Engine:
             return np.setdiff1d(every, self._term_ids(segment, "kind", KIND_DOC), assume_unique=True)
 
         return self._cached(("passages", segment.key), make)
+
+    def positions(
+        self, searcher: Any, terms: Iterable[tuple[str, str]], docnums: Sequence[int]
+    ) -> dict[int, dict[tuple[str, str], list[int]]]:
+        """Where each term occurs in each of ``docnums``: its positions, read only where the term is.
+
+        The decoded postings say which documents hold a term, so a term's
+        positions are read only in the segments, and at the documents, that
+        hold it.
+        """
+        found: dict[int, dict[tuple[str, str], list[int]]] = {}
+        wanted = sorted(set(docnums))
+        segments = [(segment, np.array([n - segment.offset for n in wanted if segment.offset <= n < segment.offset + segment.size], dtype=_IDS))
+                    for segment in self._segments(searcher)]
+        for fieldname, term in terms:
+            btext = term.encode("utf-8")
+            for segment, local in segments:
+                if not len(local):
+                    continue
+                ids = self._postings(segment, fieldname, btext)[0]
+                if not len(ids):
+                    continue
+                at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
+                present = local[ids[at] == local]
+                if not len(present):
+                    continue
+                matcher = segment.reader.postings(fieldname, btext)
+                for n in present.tolist():
+                    matcher.skip_to(n)
+                    if matcher.is_active() and matcher.id() == n:
+                        found.setdefault(segment.offset + n, {})[(fieldname, term)] = list(matcher.value_as("positions"))
+        return found
 
     def records(self, searcher: Any, doc_ids: Sequence[str]) -> dict[str, int]:
         """The docnum of each document's record, by id (the ones of live documents)."""
@@ -347,14 +391,15 @@ class Engine:
                 return value
         # Made outside the lock: two threads may both make it, and one wins.
         value = make()
-        size = sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes
+        # An absent term costs its key, not nothing: it counts as a small array.
+        size = max(sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes, 64)
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = value
                 self._bytes += size
                 while self._bytes > self._cache_bytes and len(self._cache) > 1:
                     _, old = self._cache.popitem(last=False)
-                    self._bytes -= sum(a.nbytes for a in old) if isinstance(old, tuple) else old.nbytes
+                    self._bytes -= max(sum(a.nbytes for a in old) if isinstance(old, tuple) else old.nbytes, 64)
         return value
 
 

@@ -28,6 +28,8 @@ from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
 from .schema import decode_words, entity_key
 
 Span = tuple[int, int]
+#: ``(terms, docnums) → {docnum: {term: positions}}``
+Positions = Callable[[Iterable[tuple[str, str]], Sequence[int]], dict[int, dict[tuple[str, str], list[int]]]]
 # A word between two words of a phrase, but not an elided article ("l" of "l’").
 _GAP_WORD = re.compile(r"\w+(?!['’\w])")
 # (position, start, end) of one occurrence of a term in one passage.
@@ -42,11 +44,14 @@ def find_matches(
     texts: dict[int, str],
     entities: dict[int, Sequence[tuple]],
     offsets: dict[int, bytes],
+    positions: Positions | None = None,
 ) -> dict[int, list[Span]]:
     """The marked words of each passage in ``docnums``, as sorted ``(start, end)`` spans.
 
     ``offsets`` are the passages' stored word offsets (see
     :func:`searchlib.schema.encode_words`), which turn positions into spans.
+    ``positions`` reads where terms occur in passages (default: from the
+    searcher's postings; the engine reads only the postings that hold them).
     """
     reader = searcher.reader()
     wanted: set[tuple[str, str]] = set()
@@ -61,7 +66,7 @@ def find_matches(
             pattern_terms[i] = expanded
             wanted.update(expanded)
 
-    occurrences = _occurrences(searcher, sorted(docnums), wanted, offsets, texts)
+    occurrences = _occurrences(searcher, sorted(docnums), wanted, offsets, texts, positions)
     result: dict[int, list[Span]] = {}
     for docnum in docnums:
         found = occurrences.get(docnum, {})
@@ -85,19 +90,29 @@ def _occurrences(
     terms: Iterable[tuple[str, str]],
     offsets: dict[int, bytes],
     texts: dict[int, str],
+    positions: Positions | None,
 ) -> dict[int, dict[tuple[str, str], list[Occurrence]]]:
-    """Where each term occurs in each passage: its positions, in one pass per term, and their words."""
-    reader = searcher.reader()
-    words = {docnum: [_word(texts.get(docnum, ""), *span) for span in decode_words(offsets.get(docnum, b""))] for docnum in docnums}
+    """Where each term occurs in each passage: its positions, and their words."""
+    read = positions or (lambda terms, docnums: _read_positions(searcher, terms, docnums))
     found: dict[int, dict[tuple[str, str], list[Occurrence]]] = defaultdict(dict)
+    for docnum, by_term in read(terms, docnums).items():
+        text, at = texts.get(docnum, ""), decode_words(offsets.get(docnum, b""))
+        for term, where in by_term.items():
+            found[docnum][term] = [(p, *_word(text, *at[p])) for p in where if p < len(at)]
+    return found
+
+
+def _read_positions(searcher: Searcher, terms: Iterable[tuple[str, str]], docnums: Sequence[int]) -> dict[int, dict[tuple[str, str], list[int]]]:
+    """Each term's positions in each passage, in one pass over its postings."""
+    reader = searcher.reader()
+    found: dict[int, dict[tuple[str, str], list[int]]] = defaultdict(dict)
     for fieldname, term in terms:
         if (fieldname, term) not in reader:
             continue
         # The reader's postings, not the searcher's: no scorer to set up.
         matcher = reader.postings(fieldname, term)
         for docnum in stops(matcher, docnums):
-            at = words[docnum]
-            found[docnum][(fieldname, term)] = [(p, *at[p]) for p in matcher.value_as("positions") if p < len(at)]
+            found[docnum][(fieldname, term)] = list(matcher.value_as("positions"))
     return found
 
 

@@ -776,6 +776,7 @@ class Index:
                 texts={docnum: fields["text"] for docnum, _, fields in stored},
                 entities={docnum: fields.get("entities", ()) for docnum, _, fields in stored},
                 offsets={docnum: fields.get("offsets", b"") for docnum, _, fields in stored},
+                positions=lambda terms, docnums: self._engine.positions(searcher, terms, docnums),
             )
             if highlight
             else {}

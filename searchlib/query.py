@@ -24,6 +24,7 @@ lemmas first and the folded ones with a lower weight, so ``traité`` ranks
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ from .text import fold, normalize_apostrophes, normalize_term
 from .whoosh_fixes import AndNot, DisjunctionMax
 
 MAX_QUERY_CHARS = 1_000
+#: Indexed words compared with an unknown word, the most frequent of those
+#: sharing its first letters and near its length.
+SUGGESTION_CANDIDATES = 300
 #: Letters a fuzzy term must share with the typed word, at least.
 FUZZY_PREFIX = 1
 #: Fields a user may name in a query, and what each searches.
@@ -287,12 +291,28 @@ class Vocabulary:
         self.reader = reader
         self._seen: dict[tuple[str, str], bool] = {}
         self._lexicon: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+        self._words: dict[tuple[str, str], list[tuple[str, int]]] = {}
 
     def exists(self, fieldname: str, term: str) -> bool:
         key = (fieldname, term)
         found = self._seen.get(key)
         if found is None:
             found = self._seen[key] = key in self.reader
+        return found
+
+    def words(self, fieldname: str, prefix: str) -> list[tuple[str, int]]:
+        """The terms of ``fieldname`` that start with ``prefix``, with their document counts, most frequent first."""
+        key = (fieldname, prefix)
+        found = self._words.get(key)
+        if found is None:
+            counts: dict[bytes, int] = {}
+            # Segment by segment: the reader's own walk looks each term up in every segment.
+            for segment, _ in self.reader.leaf_readers():
+                if fieldname in segment.schema:
+                    for btext, info in segment.iter_prefix(fieldname, prefix):
+                        counts[btext] = counts.get(btext, 0) + info.doc_frequency()
+            ranked = sorted(counts.items(), key=lambda item: -item[1])
+            found = self._words[key] = [(btext.decode("utf-8"), n) for btext, n in ranked]
         return found
 
     def lexicon(self, folded: str, code: str) -> list[tuple[str, str, int]]:
@@ -688,16 +708,19 @@ class QueryCompiler:
         return text if changed else None
 
     def _closest(self, word: str) -> str | None:
+        """The indexed word nearest ``word``: fewest edits (accents aside), then the most documents."""
         maxdist = 1 if len(word) <= 4 else 2
         # Typos rarely hit the first letters, and each letter of shared prefix
-        # divides the words Whoosh compares one by one.
-        prefix = 1 if len(word) <= 5 else 2
+        # divides the words to compare.
+        prefix = word[: 1 if len(word) <= 5 else 2 if len(word) <= 8 else 3]
         candidates = []
         for lang in self.languages:
-            fieldname = surface_field(lang.code)
-            for candidate in self.reader.terms_within(fieldname, word, maxdist, prefix=prefix):
-                distance = _distance(fold(candidate), fold(word))
-                candidates.append((distance, -self.reader.doc_frequency(fieldname, candidate), candidate))
+            near = (w for w in self.vocabulary.words(surface_field(lang.code), prefix) if abs(len(w[0]) - len(word)) <= maxdist)
+            # A suggestion is worth making for a word many documents use:
+            # the most frequent candidates are compared, not a long tail.
+            for candidate, documents in itertools.islice(near, SUGGESTION_CANDIDATES):
+                if _within(candidate, word, maxdist):
+                    candidates.append((_distance(fold(candidate), fold(word)), -documents, candidate))
         return min(candidates)[2] if candidates else None
 
 
@@ -731,6 +754,31 @@ def _boosted(q: wq.Query, boost: float) -> wq.Query:
 
 def _phrase_query(placed: Sequence[tuple[int, _Expansion]], fold_field_: str, weight: float, slop: int) -> wq.Query:
     return Phrase(fold_field_, [(offset, sorted(e.folded)) for offset, e in placed], slop=slop, boost=weight)
+
+
+def _within(a: str, b: str, limit: int) -> bool:
+    """Whether ``a`` and ``b`` are at most ``limit`` edits apart, a swap of two neighbours counting one.
+
+    Only the cells within ``limit`` of the diagonal can stay under it, and a
+    row wholly over it ends the comparison.
+    """
+    if abs(len(a) - len(b)) > limit:
+        return False
+    big = limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [big] * len(b)
+        for j in range(max(1, i - limit), min(len(b), i + limit) + 1):
+            cost = a[i - 1] != b[j - 1]
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                value = min(value, before[j - 2] + 1)
+            current[j] = value
+        if min(current[max(0, i - limit) : i + limit + 1]) > limit:
+            return False
+        before, previous = previous, current
+    return previous[-1] <= limit
 
 
 def _distance(a: str, b: str) -> int:
