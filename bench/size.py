@@ -351,7 +351,7 @@ def table(result: Breakdown) -> str:
                  f"(unattributed: {unattributed:,})")
     lines.append(f"{result.segments} segment(s), {result.records:,} records of which {result.deleted:,} deleted; "
                  f"stored fields split by compressing each alone"
-                 + (f" on a sample of records" if result.stored_sampled else ""))
+                 + (" on a sample of records" if result.stored_sampled else ""))
     if result.text_bytes:
         lines.append(f"index size / text = {result.folder_bytes / result.text_bytes:.2f} x "
                      f"({result.folder_bytes:,} / {result.text_bytes:,} bytes of {result.text_source})")

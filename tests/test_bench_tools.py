@@ -82,3 +82,54 @@ def test_size_not_an_index(tmp_path: Path) -> None:
     done = run_size(tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: {tmp_path} holds no index: give the folder of a searchlib index"]
+
+
+# -- bench.py's peers ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_script", ROOT / "bench" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_split_passages_follows_searchlib_rule(bench) -> None:
+    text = ("Première phrase. Deuxième phrase ! Troisième ? Quatrième phrase.\n\n"
+            "Un autre paragraphe. " + "Mot " * 200 + "fin.")
+    passages = [text[s:e] for s, e in bench.split_passages(text)]
+    assert passages[0] == "Première phrase. Deuxième phrase ! Troisième ?"
+    assert passages[1] == "Quatrième phrase."
+    # A passage never crosses a blank line, and a long sentence is never cut.
+    assert passages[2] == "Un autre paragraphe."
+    assert passages[3].startswith("Mot Mot") and passages[3].endswith("fin.") and len(passages[3]) > 500
+    assert len(passages) == 4
+
+
+def test_bench_peers_answer_every_query_kind(bench, tmp_path: Path) -> None:
+    pytest.importorskip("tantivy")
+    units = tmp_path / "units.jsonl"
+    units.write_text("\n".join(json.dumps(u, ensure_ascii=False) for u in [
+        {"id": "a#0", "doc_id": "a", "title": "Palerme", "text": "La Convention de Palerme protège les victimes exploitées."},
+        {"id": "b#0", "doc_id": "b", "title": "Maison", "text": "Les élèves rentrent à la maison : c'est l'été ?"},
+    ]) + "\n", encoding="utf-8")
+    sets = {"piaf": ["Qu'est-ce que la Convention de Palerme ?"], "term": ["victimes"], "phrase": ['"Convention de Palerme"'],
+            "fuzzy": ["maisom~"], "prefix": ["explo*"], "entity": [["victimes", "Palerme"]]}
+    for peer in bench.PEERS:
+        folder = tmp_path / peer
+        folder.mkdir()
+        assert {"whoosh": bench.whoosh_index, "tantivy": bench.tantivy_index}[peer](str(units), str(folder))["units"] == 2
+        notes = {kind: {} for kind in bench.QUERY_KINDS}
+        search = {"whoosh": bench.whoosh_searcher, "tantivy": bench.tantivy_searcher}[peer](str(folder), sets, notes)
+        for kind, queries in sets.items():
+            total, shown, marked = search(kind, queries[0])
+            assert total == shown >= 1, (peer, kind)
+            assert marked <= shown
+        if peer == "tantivy":
+            # Pasted as it is, the question is a syntax error; escaped, it is searched.
+            assert notes["piaf"] == {"rejected_as_pasted": {json.dumps(sets["piaf"][0], ensure_ascii=False)}}
+        else:
+            assert not any(notes.values())
