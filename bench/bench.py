@@ -334,6 +334,14 @@ def _segments(index_dir: str) -> int:
     return len(windex.open_dir(index_dir)._segments())
 
 
+def phase_size(index_dir: str, text_bytes: int) -> dict:
+    """Where searchlib's index bytes go, by field (bench/size.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from size import breakdown
+
+    return breakdown(index_dir, text_bytes=text_bytes).to_dict()
+
+
 def phase_query_sets(index_dir: str, jsonl: str, piaf: str, n_piaf: int, n_each: int, seed: int, out: str) -> dict:
     """Draw the queries once, for every engine's query phase to read."""
     sets = query_sets(Path(index_dir), Path(jsonl), Path(piaf), n_piaf, n_each, seed)
@@ -647,6 +655,7 @@ def main() -> None:
                     "_queries": lambda a: phase_queries(a[0], a[1]),
                     "_peer_index": lambda a: phase_peer_index(a[0], a[1], a[2]),
                     "_peer_queries": lambda a: phase_peer_queries(a[0], a[1], a[2]),
+                    "_size": lambda a: phase_size(a[0], int(a[1])),
                     "_cold": lambda a: phase_cold(a[0], int(a[1]))}
         print(json.dumps(handlers[phase](rest)))
         return
@@ -667,7 +676,8 @@ def main() -> None:
     parser.add_argument("--peer-unit", choices=("passage", "document"), default="passage",
                         help="What a peer document is: a passage cut by searchlib's rule (default), or a corpus record.")
     parser.add_argument("--skip", default="",
-                        help="Comma-separated phases to skip: raw, raw-parallel, reference (plain Whoosh), peers, queries, cold.")
+                        help="Comma-separated phases to skip: raw, raw-parallel, reference (plain Whoosh), peers, size, "
+                             "queries, cold.")
     parser.add_argument("--workdir", type=Path, help="Where indexes are built (default: a temporary folder, removed).")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -738,6 +748,10 @@ def run_all(args: argparse.Namespace, work: Path, jobs_list: list[int], skip: se
         one = result["index"]["1"]
         for jobs, run in result["index"].items():
             run["speedup_vs_jobs1"] = round(one["seconds_working"] / run["seconds_working"], 2)
+
+    if "size" not in skip and index_dir:
+        log("where the index bytes go")
+        result["size"] = run_phase(["_size", index_dir, str(corpus["text_bytes"])], sample_memory=False)
 
     result["peers"] = {}
     for peer in peers:
@@ -856,6 +870,11 @@ def table(result: dict) -> str:
              for peer, run in peers.items()]
     lines.append(f"index size: {last['index_bytes'] / 2**20:.1f} MiB = {last['size_vs_text']} x the text "
                  f"({last['segments']} segments)" + ("; " + ", ".join(sizes) if sizes else ""))
+    size = result.get("size")
+    if size:
+        shares = sorted(((f["total"], name) for name, f in size["fields"].items()), reverse=True)[:8]
+        lines.append("by field (bench/size.py): " + ", ".join(f"{name} {100 * b / size['folder_bytes']:.0f}%"
+                                                            for b, name in shares))
     if peers:
         what = (f"{corpus['peer_units']:,} passages cut by searchlib's rule (searchlib: {last['passages']:,})"
                 if corpus["peer_unit"] == "passage" else f"{corpus['peer_units']:,} whole documents")
