@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""searchlib's speed benchmark: indexing against spaCy itself, queries, cold start, size, memory.
+"""searchlib's speed benchmark: indexing against spaCy itself, queries, cold start, size, memory, peers.
 
-    python bench/bench.py --docs 2000 [--jobs 1,2] [--out bench/results/run.json]
+    python bench/bench.py --docs 2000 [--jobs 1,2] [--peers] [--out bench/results/run.json]
 
 Everything is measured in one run, on the first ``--docs`` documents of
 ``../shared/data/eltec-fra/corpus.jsonl.gz`` (streamed, never held in memory):
@@ -12,21 +12,52 @@ Everything is measured in one run, on the first ``--docs`` documents of
 * **index**: ``searchlib`` end-to-end indexing (``Index.add`` on a JSONL file)
   for each ``--jobs``: words/s, documents/s, passages/s, the ratio to raw,
   peak memory of the process tree, and the index size against the raw text;
-* **queries**: warm latency through the Python API, with highlights, over real
-  PIAF questions and over term, phrase, fuzzy and entity-filter queries;
+* **queries**: warm latency through the Python API, with highlights, top 10,
+  over real PIAF questions and over term, phrase, fuzzy, prefix and
+  entity-filter queries drawn from the indexed texts;
 * **cold**: ``searchlib search`` as a new process on the bundled article's
   index, median of 5;
-* **reference**: plain Whoosh with its own French ``StemmingAnalyzer``.
+* **peers**: the same documents indexed by other engines, asked the same
+  queries, top 10 with their own highlighter, warm: plain Whoosh (its French
+  ``StemmingAnalyzer`` and stop words) always, unless skipped, and with
+  ``--peers`` tantivy too (French stop words, Snowball stemmer, ASCII
+  folding, its ``SnippetGenerator``). The table gives searchlib's latency and
+  size as ratios to each peer's.
 
-Each phase runs in a process of its own. The machine is shared, so the JSON
-records, for every phase, the CPU that other processes used meanwhile: compare
-ratios measured in the same run.
+**What the peers index.** By default (``--peer-unit passage``) one peer
+document per passage, cut by the rule searchlib documents (whole sentences,
+up to three or about 500 characters, never across a paragraph) with a
+regular expression for sentences, each with its document's title: the same
+units searchlib ranks and highlights, so that every engine returns ten
+passage-sized hits and highlights passage-sized texts. The run prints how many
+units that makes beside searchlib's passage count. ``--peer-unit document``
+indexes one peer document per corpus record instead (the issue's first
+reference figures), so peers rank fewer, longer texts and highlight within them.
+
+**How peers read the queries**, as their users would: a PIAF question is
+pasted text, so Whoosh parses it with no syntax plugin but whitespace, and
+tantivy parses it with its syntax characters escaped (how many questions its
+parser rejects unescaped is counted); a query either parser still rejects is
+counted and searched as its analyzed words (term queries). Terms and phrases
+go through each parser; fuzzy terms are Whoosh's ``word~1/1`` (one edit, the
+first letter kept, as searchlib's ``word~``) and tantivy's parser with the
+fields fuzzy at distance 1 (it cannot keep a first letter); prefixes are Whoosh's ``pre*`` and
+a tantivy regex query ``pre.*`` on the folded prefix (its parser has no
+single-term prefix); an entity filter, which needs the entities no peer
+extracts, becomes ``word AND "the entity's name"``. Each peer's count of
+queries with hits is reported: a fast query that finds nothing is no win.
+
+Each phase runs in a process of its own (the query sets too, written once to
+a file that every engine's query phase reads). The machine is shared, so the
+JSON records, for every phase, the CPU that other processes used meanwhile:
+compare ratios measured in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.util
 import json
 import os
 import platform
@@ -46,7 +77,21 @@ DATA = ROOT.parent / "shared" / "data"
 CORPUS = DATA / "eltec-fra" / "corpus.jsonl.gz"
 PIAF = DATA / "piaf" / "queries.jsonl"
 COLD_QUERY = "victimes de la traite"
-QUERY_KINDS = ("piaf", "term", "phrase", "fuzzy", "entity")
+QUERY_KINDS = ("piaf", "term", "phrase", "fuzzy", "prefix", "entity")
+#: The engines measured beside searchlib, in the order the tables show them.
+PEERS = ("whoosh", "tantivy")
+PEER_NAMES = {"whoosh": "plain Whoosh", "tantivy": "tantivy"}
+#: Queries of each kind run untimed first, by every engine alike.
+WARMUP = 20
+#: Hits per query, for every engine.
+TOP = 10
+#: searchlib's passage rule (searchlib.analysis), which --peer-unit passage follows.
+PASSAGE_SENTENCES = 3
+PASSAGE_CHARS = 500
+#: Longest tantivy snippet: a passage's length, as searchlib highlights whole passages.
+SNIPPET_CHARS = PASSAGE_CHARS
+#: Letters a prefix query keeps of its word.
+PREFIX_LETTERS = 5
 
 
 # -- measuring ------------------------------------------------------------------
@@ -101,6 +146,19 @@ def run_phase(args: list[str], *, sample_memory: bool = True) -> dict:
     return result
 
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory, in MB.
+
+    Not ``ru_maxrss``: Linux keeps it across ``exec``, so a phase would
+    report at least the size of the bench process that forked it.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def _safe(fn, proc) -> int:
     try:
         return fn(proc)
@@ -130,16 +188,63 @@ def stream_corpus(path: Path, n: int):
 
 
 def prepare(args: argparse.Namespace, work: Path) -> dict:
-    """The first ``--docs`` documents as a plain JSONL file (streamed), and their raw size."""
+    """The first ``--docs`` documents as a plain JSONL file (streamed), the peers' units, and their raw size."""
     jsonl = work / "corpus.jsonl"
-    chars = size = docs = 0
-    with jsonl.open("w", encoding="utf-8") as out:
+    units = work / f"units-{args.peer_unit}.jsonl"
+    chars = size = docs = count = 0
+    with jsonl.open("w", encoding="utf-8") as out, units.open("w", encoding="utf-8") as peer_out:
         for record in stream_corpus(args.corpus, args.docs):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             chars += len(record["text"])
             size += len(record["text"].encode("utf-8"))
             docs += 1
-    return {"path": str(jsonl), "documents": docs, "chars": chars, "text_bytes": size}
+            for unit in peer_units(record, args.peer_unit):
+                peer_out.write(json.dumps(unit, ensure_ascii=False) + "\n")
+                count += 1
+    return {"path": str(jsonl), "documents": docs, "chars": chars, "text_bytes": size,
+            "peer_unit": args.peer_unit, "peer_units": count, "units_path": str(units)}
+
+
+_PARAGRAPH = re.compile(r"\S(?:.(?!\n[ \t]*\n))*.?", re.DOTALL)
+_SENTENCE = re.compile(r"\S.*?(?:[.!?…]+[»\"”')\]]*(?=\s)|$)", re.DOTALL)
+
+
+def split_passages(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of passages cut by searchlib's rule, with a regular expression for sentences.
+
+    Whole sentences, up to three or about 500 characters, never across a
+    paragraph (a blank line). searchlib finds sentences with spaCy, so the
+    counts differ a little; the run prints both.
+    """
+    passages = []
+    for paragraph in _PARAGRAPH.finditer(text):
+        current: list[tuple[int, int]] = []
+        for sentence in _SENTENCE.finditer(paragraph.group()):
+            start, end = paragraph.start() + sentence.start(), paragraph.start() + sentence.end()
+            if current and (len(current) >= PASSAGE_SENTENCES or end - current[0][0] > PASSAGE_CHARS):
+                passages.append((current[0][0], current[-1][1]))
+                current = []
+            current.append((start, end))
+        if current:
+            passages.append((current[0][0], current[-1][1]))
+    return passages
+
+
+def peer_units(record: dict, unit: str):
+    """What a peer indexes for one corpus record: its passages, or the record whole."""
+    title = record.get("title") or ""
+    if unit == "document":
+        yield {"id": record["id"], "doc_id": record["id"], "title": title, "text": record["text"]}
+        return
+    for number, (start, end) in enumerate(split_passages(record["text"])):
+        yield {"id": f"{record['id']}#{number}", "doc_id": record["id"], "title": title,
+               "text": record["text"][start:end]}
+
+
+def read_jsonl(path: str | Path):
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)
 
 
 def query_sets(index_path: Path, jsonl: Path, piaf: Path, n_piaf: int, n_each: int, seed: int) -> dict[str, list]:
@@ -168,11 +273,14 @@ def query_sets(index_path: Path, jsonl: Path, piaf: Path, n_piaf: int, n_each: i
             passage = rnd.choice(index.search(f'entity:"{name}"', limit=20).hits).text
             candidates = [w for w in re.findall(r"[^\W\d_]+", passage) if len(w) >= 4] or [name]
             entity.append((rnd.choice(candidates), name))
+    # Drawn last, so that the other kinds keep the queries of earlier runs.
+    prefix = [w[:PREFIX_LETTERS] + "*" for w in rnd.sample([w for w in words if len(w) >= PREFIX_LETTERS + 2], n_each)]
     questions = []
     with piaf.open(encoding="utf-8") as lines:
         for line in lines:
             questions.append(json.loads(line)["text"])
-    return {"piaf": questions[:n_piaf], "term": terms, "phrase": phrases, "fuzzy": fuzzy, "entity": entity}
+    return {"piaf": questions[:n_piaf], "term": terms, "phrase": phrases, "fuzzy": fuzzy, "prefix": prefix,
+            "entity": entity}
 
 
 # -- phases (each runs in a process of its own) ----------------------------------
@@ -215,7 +323,7 @@ def phase_index(jsonl: str, index_dir: str, jobs: int) -> dict:
     return {"jobs": jobs, "documents": report.documents, "passages": report.passages, "words": report.words,
             "seconds": round(seconds, 2), "model_seconds": round(report.model_seconds, 2),
             "main_cpu_s": round(time.process_time() - cpu, 2),
-            "main_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "main_maxrss_mb": peak_rss_mb(),
             "worker_maxrss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
             "index_bytes": info.size_bytes, "segments": _segments(index_dir)}
 
@@ -226,89 +334,296 @@ def _segments(index_dir: str) -> int:
     return len(windex.open_dir(index_dir)._segments())
 
 
-def phase_reference(jsonl: str, index_dir: str) -> dict:
-    """Plain Whoosh, its own French StemmingAnalyzer, one document per record."""
+def phase_size(index_dir: str, text_bytes: int) -> dict:
+    """Where searchlib's index bytes go, by field (bench/size.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from size import breakdown
+
+    return breakdown(index_dir, text_bytes=text_bytes).to_dict()
+
+
+def phase_query_sets(index_dir: str, jsonl: str, piaf: str, n_piaf: int, n_each: int, seed: int, out: str) -> dict:
+    """Draw the queries once, for every engine's query phase to read."""
+    sets = query_sets(Path(index_dir), Path(jsonl), Path(piaf), n_piaf, n_each, seed)
+    Path(out).write_text(json.dumps(sets, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {kind: len(queries) for kind, queries in sets.items()}
+
+
+def time_queries(sets: dict[str, list], search) -> dict:
+    """Warm each kind on its first queries, then time every query.
+
+    ``search(kind, query)`` returns the total, the hits shown, and how many of
+    them have a word marked: a highlighter that marks nothing shows up.
+    """
+    results: dict[str, dict] = {}
+    everything: list[float] = []
+    for kind in QUERY_KINDS:
+        queries = sets.get(kind) or []
+        for query in queries[:WARMUP]:
+            search(kind, query)
+        latencies = []
+        hits = shown = marked = 0
+        for query in queries:
+            started = time.perf_counter()
+            total, top, highlighted = search(kind, query)
+            latencies.append(time.perf_counter() - started)
+            hits += bool(total)
+            shown += top
+            marked += highlighted
+        if latencies:
+            results[kind] = {**percentiles(latencies), "with_hits": hits, "hits_shown": shown, "hits_marked": marked}
+            everything.extend(latencies)
+    if everything:
+        results["all"] = percentiles(everything)
+    results["maxrss_mb"] = peak_rss_mb()
+    return results
+
+
+def phase_queries(index_dir: str, sets_path: str) -> dict:
+    """Warm latency through the Python API, highlights included."""
+    from searchlib import open_index
+
+    sets = json.loads(Path(sets_path).read_text(encoding="utf-8"))
+    with open_index(index_dir) as index:
+        def search(kind: str, query) -> tuple[int, int, int]:
+            if kind == "entity":
+                word, entity = query
+                found = index.search(word, entity=entity, limit=TOP)
+            else:
+                # Questions are text pasted from elsewhere, not query syntax (as `searchlib eval` reads them).
+                found = index.search(query, plain=kind == "piaf", limit=TOP)
+            return found.total, len(found.hits), sum(bool(hit.matches) for hit in found.hits)
+
+        return time_queries(sets, search)
+
+
+def phase_peer_index(peer: str, units: str, index_dir: str) -> dict:
+    """Index the peer units with one peer engine."""
+    build = {"whoosh": whoosh_index, "tantivy": tantivy_index}[peer]
+    os.makedirs(index_dir)
+    started, cpu = time.monotonic(), time.process_time()
+    info = build(units, index_dir)
+    seconds = time.monotonic() - started
+    size = sum(f.stat().st_size for f in Path(index_dir).rglob("*") if f.is_file())
+    return {"peer": peer, **info, "seconds": round(seconds, 2), "main_cpu_s": round(time.process_time() - cpu, 2),
+            "index_bytes": size}
+
+
+def phase_peer_queries(peer: str, index_dir: str, sets_path: str) -> dict:
+    """The same queries on one peer engine, top 10 with its highlighter."""
+    sets = json.loads(Path(sets_path).read_text(encoding="utf-8"))
+    notes: dict[str, dict[str, set]] = {kind: {} for kind in QUERY_KINDS}
+    search = {"whoosh": whoosh_searcher, "tantivy": tantivy_searcher}[peer](index_dir, sets, notes)
+    results = time_queries(sets, search)
+    results["notes"] = {kind: {what: len(queries) for what, queries in counts.items()}
+                        for kind, counts in notes.items() if counts}
+    return results
+
+
+#: What a peer's query note means, as the table prints it.
+NOTES = {
+    "rejected_as_pasted": "rejected by its parser as pasted (searched escaped)",
+    "rejected": "rejected by its parser (searched as its analyzed words)",
+    "not_one_word": "not one word once folded (searched as its words)",
+    "unsearchable": "rejected even as plain words (searched as nothing)",
+}
+
+
+def _note(notes: dict[str, dict[str, set]], kind: str, what: str, query) -> None:
+    """Remember that ``query`` met ``what``: each query counts once, though warm-up runs some twice."""
+    notes[kind].setdefault(what, set()).add(json.dumps(query, ensure_ascii=False))
+
+
+# -- plain Whoosh -------------------------------------------------------------------
+
+
+def _whoosh_schema():
     from whoosh import fields
-    from whoosh import index as windex
     from whoosh.analysis import StemmingAnalyzer
     from whoosh.lang import stemmer_for_language, stopwords_for_language
 
     analyzer = StemmingAnalyzer(stemfn=stemmer_for_language("fr"), stoplist=stopwords_for_language("fr"))
-    schema = fields.Schema(id=fields.ID(stored=True, unique=True), title=fields.TEXT(analyzer=analyzer, stored=True),
-                           text=fields.TEXT(analyzer=analyzer, stored=True))
-    os.makedirs(index_dir)
-    ix = windex.create_in(index_dir, schema)
-    started = time.monotonic()
-    writer = ix.writer(limitmb=256)
-    docs = 0
-    with open(jsonl, encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            writer.add_document(id=record["id"], title=record.get("title") or "", text=record["text"])
-            docs += 1
-    writer.commit()
-    seconds = time.monotonic() - started
-    size = sum(f.stat().st_size for f in Path(index_dir).iterdir())
-    return {"documents": docs, "seconds": round(seconds, 2), "index_bytes": size}
+    return fields.Schema(id=fields.ID(stored=True), doc_id=fields.ID(stored=True),
+                         title=fields.TEXT(analyzer=analyzer, stored=True),
+                         text=fields.TEXT(analyzer=analyzer, stored=True))
 
 
-def phase_queries(index_dir: str, jsonl: str, piaf: str, n_piaf: int, n_each: int, seed: int) -> dict:
-    """Warm latency through the Python API, highlights included."""
-    from searchlib import open_index
-
-    sets = query_sets(Path(index_dir), Path(jsonl), Path(piaf), n_piaf, n_each, seed)
-    results: dict[str, dict] = {}
-    everything: list[float] = []
-    with open_index(index_dir) as index:
-        def search(kind: str, query) -> object:
-            if kind == "entity":
-                word, entity = query
-                return index.search(word, entity=entity)
-            # Questions are text pasted from elsewhere, not query syntax (as `searchlib eval` reads them).
-            return index.search(query, plain=kind == "piaf")
-
-        for kind in QUERY_KINDS:
-            # Warm: the searcher opened, and spaCy loaded for the words the index has never seen.
-            for query in sets[kind][:20]:
-                search(kind, query)
-            latencies = []
-            hits = 0
-            for query in sets[kind]:
-                started = time.perf_counter()
-                found = search(kind, query)
-                latencies.append(time.perf_counter() - started)
-                hits += bool(found.hits)
-            if latencies:
-                results[kind] = {**percentiles(latencies), "with_hits": hits}
-                everything.extend(latencies)
-    results["all"] = percentiles(everything)
-    return results
-
-
-def phase_reference_queries(index_dir: str, jsonl: str, piaf: str, n_piaf: int, n_each: int, seed: int,
-                            searchlib_index: str) -> dict:
-    """The same queries on plain Whoosh, with its highlighter."""
+def whoosh_index(units: str, index_dir: str) -> dict:
+    """Plain Whoosh, its own French StemmingAnalyzer and stop words."""
     from whoosh import index as windex
-    from whoosh.qparser import FuzzyTermPlugin, MultifieldParser, OrGroup
 
-    sets = query_sets(Path(searchlib_index), Path(jsonl), Path(piaf), n_piaf, n_each, seed)
+    ix = windex.create_in(index_dir, _whoosh_schema())
+    writer = ix.writer(limitmb=256)
+    count = 0
+    for unit in read_jsonl(units):
+        writer.add_document(id=unit["id"], doc_id=unit["doc_id"], title=unit["title"], text=unit["text"])
+        count += 1
+    writer.commit()
+    return {"units": count, "segments": len(ix._segments())}
+
+
+def whoosh_searcher(index_dir: str, sets: dict, notes: dict):
+    """``search(kind, query)`` on plain Whoosh: parse, top 10, stored text and highlights of each hit."""
+    from whoosh import index as windex
+    from whoosh import query as wq
+    from whoosh.qparser import FuzzyTermPlugin, MultifieldParser, OrGroup, WhitespacePlugin
+
     ix = windex.open_dir(index_dir)
-    parser = MultifieldParser(["title", "text"], ix.schema, group=OrGroup)
-    parser.add_plugin(FuzzyTermPlugin())
-    results: dict[str, dict] = {}
-    with ix.searcher() as searcher:
-        for kind in ("piaf", "term", "phrase", "fuzzy"):
-            latencies = []
-            for i, query in enumerate(sets[kind]):
-                started = time.perf_counter()
-                hits = searcher.search(parser.parse(query), limit=10)
-                len(hits)
-                for hit in hits:
-                    hit.highlights("text")
-                if i >= 20:  # the first 20 warm up
-                    latencies.append(time.perf_counter() - started)
-            results[kind] = percentiles(latencies)
-    return results
+    searcher = ix.searcher()
+    fieldnames = ["title", "text"]
+    syntax = MultifieldParser(fieldnames, ix.schema, group=OrGroup)
+    syntax.add_plugin(FuzzyTermPlugin())
+    # Pasted text: words only. With the default plugins, the "?" ending a
+    # question is a wildcard that walks every term of both fields.
+    plain = MultifieldParser(fieldnames, ix.schema, group=OrGroup, plugins=[WhitespacePlugin()])
+
+    def parse(kind: str, text: str):
+        parser = plain if kind == "piaf" else syntax
+        try:
+            return parser.parse(text)
+        except Exception:
+            _note(notes, kind, "rejected", text)
+        try:
+            return plain.parse(text)
+        except Exception:
+            _note(notes, kind, "unsearchable", text)
+            return wq.NullQuery
+
+    def search(kind: str, query) -> tuple[int, int, int]:
+        if kind == "entity":
+            word, name = query
+            text = f'{word} AND "{_unquoted(name)}"'
+        elif kind == "fuzzy":
+            # searchlib's "word~": one edit, the first letter kept. Whoosh's
+            # own default keeps none and compares the word with every term.
+            text = query.rstrip("~") + "~1/1"
+        else:
+            text = query
+        results = searcher.search(parse(kind, text), limit=TOP)
+        total = len(results)
+        marked = sum(bool(hit.highlights("text")) for hit in results)  # reads the stored text
+        return total, results.scored_length(), marked
+
+    return search
+
+
+def _unquoted(name: str) -> str:
+    """An entity name inside a phrase: without the quotes and backslashes that would end or escape it."""
+    return " ".join(name.replace('"', " ").replace("\\", " ").split())
+
+
+# -- tantivy ------------------------------------------------------------------------
+
+
+def _tantivy_analyzer():
+    """French: stop words and the Snowball stemmer see accented lowercase words; folding comes last."""
+    import tantivy
+
+    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+            .filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.lowercase())
+            .filter(tantivy.Filter.stopword("french"))
+            .filter(tantivy.Filter.stemmer("french"))
+            .filter(tantivy.Filter.ascii_fold())
+            .build())
+
+
+def tantivy_index(units: str, index_dir: str) -> dict:
+    """tantivy, one writer thread (as searchlib --jobs 1 writes), its French analyzer on title and text."""
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("doc_id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", stored=True, tokenizer_name="fr")
+    builder.add_text_field("text", stored=True, tokenizer_name="fr")
+    ix = tantivy.Index(builder.build(), path=index_dir)
+    ix.register_tokenizer("fr", _tantivy_analyzer())
+    writer = ix.writer(heap_size=128_000_000, num_threads=1)
+    count = 0
+    for unit in read_jsonl(units):
+        writer.add_document(tantivy.Document(id=unit["id"], doc_id=unit["doc_id"], title=unit["title"],
+                                             text=unit["text"]))
+        count += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    ix.reload()
+    return {"units": count, "segments": ix.searcher().num_segments, "version": tantivy.__version__}
+
+
+#: tantivy's query syntax characters, escaped with a backslash to read pasted text as words.
+_TANTIVY_SYNTAX = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/\'<>=`])')
+
+
+def _escaped(text: str) -> str:
+    return _TANTIVY_SYNTAX.sub(r"\\\1", text)
+
+
+def tantivy_searcher(index_dir: str, sets: dict, notes: dict):
+    """``search(kind, query)`` on tantivy: parse, top 10, stored document and snippet of each hit."""
+    import tantivy
+
+    ix = tantivy.Index.open(index_dir)
+    analyzer = _tantivy_analyzer()
+    ix.register_tokenizer("fr", analyzer)
+    ix.reload()
+    searcher = ix.searcher()
+    schema = ix.schema
+    fieldnames = ["title", "text"]
+    fuzzy = {name: (False, 1, True) for name in fieldnames}  # (prefix, distance, transposition costs one)
+    folding = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.lowercase()) \
+        .filter(tantivy.Filter.ascii_fold()).build()
+    # What a user pasting questions meets first: how many the parser rejects as they are.
+    for question in sets.get("piaf", []):
+        try:
+            ix.parse_query(question, fieldnames)
+        except ValueError:
+            _note(notes, "piaf", "rejected_as_pasted", question)
+
+    def words_query(text: str):
+        terms = [tantivy.Query.term_query(schema, name, token) for token in analyzer.analyze(text) for name in fieldnames]
+        if not terms:
+            return tantivy.Query.empty_query()
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, term) for term in terms])
+
+    def parse(kind: str, text: str, **options):
+        try:
+            return ix.parse_query(text, fieldnames, **options)
+        except ValueError:
+            _note(notes, kind, "rejected", text)
+            return words_query(text.replace("\\", " "))
+
+    def build(kind: str, query):
+        if kind == "piaf":
+            return parse(kind, _escaped(query))
+        if kind == "fuzzy":
+            return parse(kind, query.rstrip("~"), fuzzy_fields=fuzzy)
+        if kind == "prefix":
+            folded = folding.analyze(query.rstrip("*"))
+            if len(folded) != 1:
+                _note(notes, kind, "not_one_word", query)
+                return words_query(query.rstrip("*"))
+            pattern = re.escape(folded[0]) + ".*"
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.regex_query(schema, name, pattern))
+                                                for name in fieldnames])
+        if kind == "entity":
+            word, name = query
+            return parse(kind, f'+{_escaped(word)} +"{_unquoted(name)}"')
+        return parse(kind, query)
+
+    def search(kind: str, query) -> tuple[int, int, int]:
+        compiled = build(kind, query)
+        found = searcher.search(compiled, TOP)
+        snippets = tantivy.SnippetGenerator.create(searcher, compiled, schema, "text")
+        snippets.set_max_num_chars(SNIPPET_CHARS)
+        marked = 0
+        for _, address in found.hits:
+            snippet = snippets.snippet_from_doc(searcher.doc(address))
+            snippet.to_html()
+            marked += bool(snippet.highlighted())
+        return found.count, len(found.hits), marked
+
+    return search
 
 
 def phase_cold(index_dir: str, runs: int) -> dict:
@@ -336,10 +651,11 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         phase, *rest = sys.argv[1:]
         handlers = {"_raw": lambda a: phase_raw(a[0], int(a[1])), "_index": lambda a: phase_index(a[0], a[1], int(a[2])),
-                    "_reference": lambda a: phase_reference(a[0], a[1]),
-                    "_queries": lambda a: phase_queries(a[0], a[1], a[2], int(a[3]), int(a[4]), int(a[5])),
-                    "_reference_queries": lambda a: phase_reference_queries(a[0], a[1], a[2], int(a[3]), int(a[4]),
-                                                                            int(a[5]), a[6]),
+                    "_query_sets": lambda a: phase_query_sets(a[0], a[1], a[2], int(a[3]), int(a[4]), int(a[5]), a[6]),
+                    "_queries": lambda a: phase_queries(a[0], a[1]),
+                    "_peer_index": lambda a: phase_peer_index(a[0], a[1], a[2]),
+                    "_peer_queries": lambda a: phase_peer_queries(a[0], a[1], a[2]),
+                    "_size": lambda a: phase_size(a[0], int(a[1])),
                     "_cold": lambda a: phase_cold(a[0], int(a[1]))}
         print(json.dumps(handlers[phase](rest)))
         return
@@ -354,11 +670,24 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="Queries of each other kind (default 200).")
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--skip", default="", help="Comma-separated phases to skip: raw, raw-parallel, reference, queries, cold.")
+    parser.add_argument("--peers", nargs="?", const=",".join(PEERS), default="whoosh",
+                        help=f"Comma-separated engines to measure beside searchlib (default: whoosh; "
+                             f"--peers alone: {','.join(PEERS)}).")
+    parser.add_argument("--peer-unit", choices=("passage", "document"), default="passage",
+                        help="What a peer document is: a passage cut by searchlib's rule (default), or a corpus record.")
+    parser.add_argument("--skip", default="",
+                        help="Comma-separated phases to skip: raw, raw-parallel, reference (plain Whoosh), peers, size, "
+                             "queries, cold.")
     parser.add_argument("--workdir", type=Path, help="Where indexes are built (default: a temporary folder, removed).")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     jobs_list = [int(j) for j in args.jobs.split(",")]
+    peers = [p for p in filter(None, args.peers.split(",")) if not ("peers" in skip or (p == "whoosh" and "reference" in skip))]
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        raise SystemExit(f"unknown peer {unknown[0]!r}: --peers takes a comma-separated list of {', '.join(PEERS)}")
+    if "tantivy" in peers and importlib.util.find_spec("tantivy") is None:
+        raise SystemExit("tantivy is not installed: pip install -e '.[bench]' installs the peers")
     for path in (args.corpus, args.piaf):
         if not path.exists():
             raise SystemExit(f"{path} is missing: the shared data sets live beside the project, in ../shared/data/")
@@ -366,7 +695,7 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="searchlib-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        result = run_all(args, work, jobs_list, skip)
+        result = run_all(args, work, jobs_list, skip, peers)
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -377,7 +706,7 @@ def main() -> None:
     print(f"\nJSON: {out}")
 
 
-def run_all(args: argparse.Namespace, work: Path, jobs_list: list[int], skip: set[str]) -> dict:
+def run_all(args: argparse.Namespace, work: Path, jobs_list: list[int], skip: set[str], peers: list[str]) -> dict:
     import spacy
     import whoosh
 
@@ -391,7 +720,8 @@ def run_all(args: argparse.Namespace, work: Path, jobs_list: list[int], skip: se
                     "whoosh": getattr(whoosh, "__version__", "?"), "searchlib": searchlib.__version__,
                     "commit": _git_commit(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                     "loadavg_at_start": os.getloadavg()},
-        "args": {"docs": args.docs, "jobs": jobs_list, "piaf_queries": args.piaf_queries, "queries": args.queries},
+        "args": {"docs": args.docs, "jobs": jobs_list, "piaf_queries": args.piaf_queries, "queries": args.queries,
+                 "peers": peers, "peer_unit": args.peer_unit, "top": TOP, "warmup": WARMUP},
     }
     log(f"streaming {args.docs} documents from {args.corpus}")
     corpus = prepare(args, work)
@@ -419,29 +749,55 @@ def run_all(args: argparse.Namespace, work: Path, jobs_list: list[int], skip: se
         for jobs, run in result["index"].items():
             run["speedup_vs_jobs1"] = round(one["seconds_working"] / run["seconds_working"], 2)
 
-    if "reference" not in skip:
-        log("plain Whoosh, StemmingAnalyzer")
-        ref_dir = str(work / "reference")
-        shutil.rmtree(ref_dir, ignore_errors=True)
-        ref = run_phase(["_reference", jsonl, ref_dir])
-        ref["words_per_s"] = round(corpus_words(result) / ref["seconds"]) if corpus_words(result) else None
-        ref["size_vs_text"] = round(ref["index_bytes"] / corpus["text_bytes"], 2)
-        result["reference"] = ref
+    if "size" not in skip and index_dir:
+        log("where the index bytes go")
+        result["size"] = run_phase(["_size", index_dir, str(corpus["text_bytes"])], sample_memory=False)
+
+    result["peers"] = {}
+    for peer in peers:
+        log(f"{PEER_NAMES[peer]}: indexing {corpus['peer_units']:,} {args.peer_unit}s")
+        peer_dir = str(work / f"peer-{peer}")
+        shutil.rmtree(peer_dir, ignore_errors=True)
+        run = run_phase(["_peer_index", peer, corpus["units_path"], peer_dir])
+        words = corpus_words(result)
+        run["words_per_s"] = round(words / run["seconds"]) if words and run["seconds"] else None
+        run["size_vs_text"] = round(run["index_bytes"] / corpus["text_bytes"], 2)
+        result["peers"][peer] = {"index": run, "dir": peer_dir}
 
     if "queries" not in skip and index_dir:
+        sets = str(work / "queries.json")
+        log("query sets")
+        result["query_sets"] = run_phase(["_query_sets", index_dir, jsonl, str(args.piaf), str(args.piaf_queries),
+                                          str(args.queries), str(args.seed), sets], sample_memory=False)
         log("warm queries")
-        common = [jsonl, str(args.piaf), str(args.piaf_queries), str(args.queries), str(args.seed)]
-        result["queries"] = run_phase(["_queries", index_dir, *common], sample_memory=False)
-        if "reference" not in skip:
-            log("warm queries, plain Whoosh")
-            result["reference"]["queries"] = run_phase(["_reference_queries", ref_dir, *common, index_dir],
-                                                       sample_memory=False)
+        result["queries"] = run_phase(["_queries", index_dir, sets], sample_memory=False)
+        for peer in peers:
+            log(f"warm queries, {PEER_NAMES[peer]}")
+            result["peers"][peer]["queries"] = run_phase(["_peer_queries", peer, result["peers"][peer]["dir"], sets],
+                                                         sample_memory=False)
+        result["ratios"] = ratios(result)
 
     if "cold" not in skip:
         log("cold searchlib search")
         result["cold"] = run_phase(["_cold", str(work / "seed-index"), str(args.cold_runs)], sample_memory=False)
     result["machine"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     return result
+
+
+def ratios(result: dict) -> dict:
+    """searchlib's latency percentiles and index size over each peer's, from this run: below 1, searchlib is faster or smaller."""
+    ours = result.get("queries", {})
+    size = list(result["index"].values())[-1]["index_bytes"]
+    out: dict[str, dict] = {}
+    for peer, run in result["peers"].items():
+        theirs = run.get("queries", {})
+        entry: dict = {"index_bytes": round(size / run["index"]["index_bytes"], 2)}
+        for kind in (*QUERY_KINDS, "all"):
+            if kind in ours and kind in theirs:
+                entry[kind] = {q: round(ours[kind][q] / theirs[kind][q], 2) if theirs[kind][q] else None
+                               for q in ("p50_ms", "p95_ms", "p99_ms")}
+        out[peer] = entry
+    return out
 
 
 def corpus_words(result: dict) -> int:
@@ -479,9 +835,10 @@ def _git_commit() -> str:
 
 
 def table(result: dict) -> str:
-    """The short table: one line per measurement."""
+    """The short table: one line per measurement, then searchlib against its peers."""
     lines = []
     corpus = result["corpus"]
+    peers = result.get("peers", {})
     lines.append(f"corpus: {corpus['documents']:,} documents, {corpus['chars']:,} characters "
                  f"({corpus['text_bytes'] / 2**20:.1f} MiB of text)")
     lines.append("")
@@ -496,11 +853,12 @@ def table(result: dict) -> str:
         lines.append(f"{'searchlib --jobs ' + jobs:34} {run['words_per_s']:>9,} {run['docs_per_s']:>8} "
                      f"{run['passages_per_s']:>8} {ratio:>7} {run['others_cores']:>7} "
                      f"{run['peak_rss_tree_mb']:>7} MB {run['peak_pss_tree_mb']:>4} MB")
-    ref = result.get("reference")
-    if ref:
-        lines.append(f"{'plain Whoosh, StemmingAnalyzer':34} {ref['words_per_s'] or 0:>9,} "
-                     f"{ref['documents'] / ref['seconds']:>8.1f} {'':>8} {'':>7} {ref['others_cores']:>7} "
-                     f"{ref['peak_rss_tree_mb']:>7} MB {ref['peak_pss_tree_mb']:>4} MB")
+    for peer, run in peers.items():
+        index = run["index"]
+        per_unit = f"{index['units'] / index['seconds']:>8.1f}" if corpus["peer_unit"] == "passage" else f"{'':>8}"
+        lines.append(f"{PEER_NAMES[peer]:34} {index['words_per_s'] or 0:>9,} {corpus['documents'] / index['seconds']:>8.1f} "
+                     f"{per_unit} {'':>7} {index['others_cores']:>7} "
+                     f"{index['peak_rss_tree_mb']:>7} MB {index['peak_pss_tree_mb']:>4} MB")
     lines.append("")
     for jobs, run in result["index"].items():
         extra = f", speed-up vs --jobs 1: x{run['speedup_vs_jobs1']}" if "speedup_vs_jobs1" in run else ""
@@ -508,25 +866,98 @@ def table(result: dict) -> str:
                      f"{run['seconds']:.0f}s ({run['model_seconds']:.1f}s loading the model){extra}; "
                      f"ratio to raw x jobs {run.get('ratio_to_raw_x_jobs', '?')}, CPU ratio {run.get('cpu_ratio_to_raw', '?')}")
     last = list(result["index"].values())[-1]
+    sizes = [f"{PEER_NAMES[peer]} {run['index']['size_vs_text']} x ({run['index']['segments']} segments)"
+             for peer, run in peers.items()]
     lines.append(f"index size: {last['index_bytes'] / 2**20:.1f} MiB = {last['size_vs_text']} x the text "
-                 f"({last['segments']} segments)" + (f"; plain Whoosh: {ref['size_vs_text']} x" if ref else ""))
+                 f"({last['segments']} segments)" + ("; " + ", ".join(sizes) if sizes else ""))
+    size = result.get("size")
+    if size:
+        shares = sorted(((f["total"], name) for name, f in size["fields"].items()), reverse=True)[:8]
+        lines.append("by field (bench/size.py): " + ", ".join(f"{name} {100 * b / size['folder_bytes']:.0f}%"
+                                                            for b, name in shares))
+    if peers:
+        what = (f"{corpus['peer_units']:,} passages cut by searchlib's rule (searchlib: {last['passages']:,})"
+                if corpus["peer_unit"] == "passage" else f"{corpus['peer_units']:,} whole documents")
+        lines.append(f"peers index {what}, title and text")
     queries = result.get("queries")
     if queries:
+        engines = [("searchlib", queries)] + [(PEER_NAMES[p], run.get("queries", {})) for p, run in peers.items()]
         lines.append("")
-        lines.append(f"{'warm queries (ms)':20} {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}   plain Whoosh p50/p99")
-        refq = (ref or {}).get("queries", {})
+        lines.append(f"warm queries, top {TOP} with highlights, ms: p50 / p95 / p99 (queries with hits)")
+        lines.append(f"{'':8} {'n':>5}" + "".join(f"   {name:>28}" for name, _ in engines))
         for kind in (*QUERY_KINDS, "all"):
-            if kind in queries:
-                q = queries[kind]
-                other = refq.get(kind)
-                other_text = f"{other['p50_ms']:>8} / {other['p99_ms']}" if other else ""
-                lines.append(f"{kind:20} {q['n']:>5} {q['p50_ms']:>8} {q['p95_ms']:>8} {q['p99_ms']:>8} {q['max_ms']:>8}   {other_text}")
+            if kind not in queries:
+                continue
+            cells = []
+            for _, found in engines:
+                q = found.get(kind)
+                hits = f" ({q['with_hits']})" if q and "with_hits" in q else ""
+                cells.append(f"{q['p50_ms']} / {q['p95_ms']} / {q['p99_ms']}{hits}" if q else "")
+            lines.append(f"{kind:8} {queries[kind]['n']:>5}" + "".join(f"   {c:>28}" for c in cells))
+        lines.append("searching process peak RSS: " + ", ".join(f"{name} {found.get('maxrss_mb', '?')} MB"
+                                                            for name, found in engines))
+        lines.extend(_ratio_lines(result))
     cold = result.get("cold")
     if cold:
         lines.append("")
         lines.append(f"cold `searchlib search \"{cold['query']}\"`: median {cold['median_s']}s of {len(cold['runs_s'])} "
                      f"(imports spaCy: {cold['imports_spacy']})")
     return "\n".join(lines)
+
+
+#: The issue's aims: faster than plain Whoosh on every query kind, within 5x of tantivy.
+TARGETS = {"whoosh": 1.0, "tantivy": 5.0}
+
+
+def _ratio_lines(result: dict) -> list[str]:
+    """searchlib over each peer, as a Markdown table, then the targets met and the peers' query notes."""
+    ratios = result.get("ratios", {})
+    if not ratios:
+        return []
+    peers = list(ratios)
+    lines = ["", f"searchlib / peer, this run (below 1: searchlib is faster or smaller), top {TOP} with highlights, warm:", ""]
+    lines.append("| | " + " | ".join(f"{PEER_NAMES[p]} p50 | p99" for p in peers) + " |")
+    lines.append("|---|" + "---:|---:|" * len(peers))
+    for kind in (*QUERY_KINDS, "all"):
+        cells = []
+        for p in peers:
+            r = ratios[p].get(kind)
+            cells += [_times(r["p50_ms"]), _times(r["p99_ms"])] if r else ["", ""]
+        if any(cells):
+            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    lines.append("| index size | " + " | ".join(f"{_times(ratios[p]['index_bytes'])} | " for p in peers) + " |")
+    lines.append("")
+    for p in peers:
+        limit = TARGETS.get(p)
+        if limit is None:
+            continue
+        met, missed = [], []
+        for kind in QUERY_KINDS:
+            r = ratios[p].get(kind)
+            if r and None not in (r["p50_ms"], r["p99_ms"]):
+                worst = max(r["p50_ms"], r["p99_ms"])
+                # "Faster" is strictly below 1; "within 5x" includes 5.
+                (met if (worst < limit if limit == 1 else worst <= limit) else missed).append(kind)
+        aim = "faster than" if limit == 1 else f"within {limit:g}x of"
+        lines.append(f"{aim} {PEER_NAMES[p]} at p50 and p99 on: {', '.join(met) or 'none'}; not on: {', '.join(missed) or 'none'}")
+    engines = [("searchlib", result.get("queries", {}))] + [(PEER_NAMES[p], run.get("queries", {}))
+                                                           for p, run in result.get("peers", {}).items()]
+    unmarked = [f"{name} {kind} {q['hits_shown'] - q['hits_marked']} of {q['hits_shown']}"
+                for name, found in engines for kind in QUERY_KINDS
+                if (q := found.get(kind)) and q.get("hits_marked", 0) < q.get("hits_shown", 0)]
+    if unmarked:
+        lines.append("hits shown with no word marked: " + ", ".join(unmarked))
+    for p, run in result.get("peers", {}).items():
+        notes = run.get("queries", {}).get("notes", {})
+        if notes:
+            said = "; ".join(f"{kind}: " + ", ".join(f"{n} {NOTES.get(what, what)}" for what, n in counts.items())
+                             for kind, counts in notes.items())
+            lines.append(f"{PEER_NAMES[p]}, queries {said}")
+    return lines
+
+
+def _times(value) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":
