@@ -9,7 +9,9 @@ in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
   assertion when its sub-matchers already agree, which top-N pruning hits.
 * :class:`Codec`: upstream names new segments with the seedable ``random``
   module, so a program that seeds it reuses a segment name and clobbers it;
-  and its inlining of short postings lists calls a method that does not exist.
+  its inlining of short postings lists calls a method that does not exist;
+  and an inlined postings list without values reads back a value that
+  merging segments refuses.
 * :class:`AndNot`: after ``skip_to`` or ``skip_to_quality`` (top-N pruning)
   has exhausted its positive side, the upstream matcher still reads that
   side's id (``IndexError``, or ``NotImplementedError`` from a union of
@@ -96,6 +98,13 @@ class AndNot(wq.AndNot):
         return _AndNotMatcher(scored, excluded)
 
 
+class _InlinedMatcher(matching.ListMatcher):
+    def value(self) -> Any:
+        # whoosh3 3.54 keeps no values for a format without any (Existence),
+        # and its ListMatcher then gives a str, which merging segments refuses.
+        return super().value() if self._values else b""
+
+
 class _PostingsWriter(W3PostingsWriter):
     def finish_postings(self) -> Any:
         # whoosh3 3.54 inlines a short postings list with terminfo.set_inline,
@@ -124,6 +133,12 @@ class Codec(W3Codec):
 
     def new_segment(self, storage: Any, indexname: str) -> _Segment:
         return _Segment(self, indexname)
+
+    def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None) -> Any:
+        if terminfo.is_inlined():
+            ids, weights, values = terminfo.inlined_postings()
+            return _InlinedMatcher(ids, weights, values, format_, scorer=scorer, term=term, terminfo=terminfo)
+        return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
 
     def postings_writer(self, dbfile: Any, byteids: bool = False) -> _PostingsWriter:
         return _PostingsWriter(

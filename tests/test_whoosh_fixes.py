@@ -138,3 +138,24 @@ def test_whoosh_fixes_codec_inlines_short_postings_and_reads_them_back(tmp_path)
         assert not b.reader().term_info("body", "once").is_inlined()
         for q in [wq.Term("body", "once"), wq.Term("body", "alpha"), wq.Phrase("body", ["delta", "once"])]:
             assert scores(a, q) == scores(b, q) and scores(a, q), q
+
+
+def test_whoosh_fixes_inlined_postings_survive_a_merge(tmp_path):
+    # An ID field keeps no values: upstream's inlined list then gives "" and merging asserts bytes.
+    path = tmp_path / "merge"
+    path.mkdir()
+    schema = fields.Schema(body=fields.TEXT(phrase=True), tag=fields.ID(stored=True))
+    ix = index.create_in(str(path), schema)
+    for batch in range(3):
+        writer = ix.writer(codec=Codec(inlinelimit=8))
+        for i in range(5):
+            writer.add_document(body=f"alpha w{batch}x{i}", tag=f"t{batch}{i}")
+        writer.commit(merge=False)
+    with ix.searcher() as s:
+        before = {q: scores(s, wq.Term(*q)) for q in [("body", "alpha"), ("body", "w1x2"), ("tag", "t21")]}
+    ix.writer(codec=Codec(inlinelimit=8)).commit(optimize=True)
+    with ix.searcher() as s:
+        assert len(s.reader().leaf_readers()) == 1
+        after = {q: scores(s, wq.Term(*q)) for q in before}
+    assert {q: len(v) for q, v in after.items()} == {q: len(v) for q, v in before.items()} == {
+        ("body", "alpha"): 15, ("body", "w1x2"): 1, ("tag", "t21"): 1}
