@@ -52,7 +52,8 @@ from .query import EntityLeaf, QueryCompiler, Vocabulary, check_entity_type
 from .ranking import DEFAULT, Ranking
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
 from .sources import MAX_DOCUMENT_CHARS, Document, Source, SourceSet, given_id, path_id
-from .whoosh_fixes import AndNot, Codec, Require
+from .codec import Codec
+from .whoosh_fixes import AndNot, Require
 
 ENV_INDEX = "SEARCHLIB_INDEX"
 DEFAULT_INDEX = "index"

@@ -55,7 +55,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SEP = "\x1f"
 KIND_PASSAGE = "passage"

@@ -1,0 +1,204 @@
+"""How a searchlib index stores its terms: Whoosh's format, with each term's entry packed tight.
+
+A passage index holds many terms that occur in one or two passages only: in
+Whoosh's format each costs a fixed 23-byte record of statistics, and, when its
+postings are kept in the term table ("inlined"), a pickled tuple of about a
+hundred bytes. Here both are written as variable-length integers: a
+document number as the distance from the one before, a term frequency as an
+integer, a position list as the bytes Whoosh's format already gives it. The
+entry of a term found once takes about a dozen bytes instead of 120.
+
+Everything else is Whoosh's ``W3Codec`` (segments, postings blocks, columns,
+stored fields), with the fixes of :mod:`searchlib.whoosh_fixes`.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from whoosh.codec.whoosh3 import W3FieldCursor, W3FieldWriter, W3TermInfo, W3TermsReader
+from whoosh.reading import TermNotFound
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from .whoosh_fixes import Codec as _FixedCodec
+
+_INLINED, _WHOLE_WEIGHTS, _NO_VALUES = 1, 2, 4
+_FLOAT = struct.Struct("!f")
+
+
+class TermInfo(W3TermInfo):
+    """A term's statistics and (short) postings, as varints."""
+
+    def to_bytes(self) -> bytes:
+        out = bytearray()
+        inlined = self._inlined
+        flags = 0
+        if inlined is not None:
+            ids, weights, values = inlined
+            flags |= _INLINED
+            if all(float(w).is_integer() for w in weights):
+                flags |= _WHOLE_WEIGHTS
+            if not any(values):
+                flags |= _NO_VALUES
+        out.append(flags)
+        _weight(out, self._weight)
+        _varint(out, self._df)
+        out.append(0 if self._minlength is None else length_to_byte(self._minlength))
+        out.append(length_to_byte(self._maxlength))
+        _weight(out, self._maxweight)
+        # The first document + 1 (0: none), then the last one's distance from it.
+        if self._minid is None:
+            _varint(out, 0)
+            _varint(out, 0)
+        else:
+            _varint(out, self._minid + 1)
+            _varint(out, (self._maxid if self._maxid is not None else self._minid) - self._minid)
+        if inlined is None:
+            _varint(out, self._offset)
+            _varint(out, self._length)
+            return bytes(out)
+        last = 0
+        for docnum in ids:
+            _varint(out, docnum - last)
+            last = docnum
+        for weight in weights:
+            if flags & _WHOLE_WEIGHTS:
+                _varint(out, int(weight))
+            else:
+                out += _FLOAT.pack(weight)
+        if not flags & _NO_VALUES:
+            for value in values:
+                _varint(out, len(value))
+                out += value
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TermInfo:
+        info = cls()
+        flags = data[0]
+        at = 1
+        info._weight, at = _read_weight(data, at)
+        info._df, at = _read_varint(data, at)
+        info._minlength = byte_to_length(data[at])
+        info._maxlength = byte_to_length(data[at + 1])
+        at += 2
+        info._maxweight, at = _read_weight(data, at)
+        minid, at = _read_varint(data, at)
+        span, at = _read_varint(data, at)
+        info._minid = None if minid == 0 else minid - 1
+        info._maxid = None if minid == 0 else minid - 1 + span
+        if not flags & _INLINED:
+            info._offset, at = _read_varint(data, at)
+            info._length, at = _read_varint(data, at)
+            return info
+        count = info._df
+        ids = []
+        last = 0
+        for _ in range(count):
+            delta, at = _read_varint(data, at)
+            last += delta
+            ids.append(last)
+        weights: list[float] = []
+        for _ in range(count):
+            if flags & _WHOLE_WEIGHTS:
+                whole, at = _read_varint(data, at)
+                weights.append(float(whole))
+            else:
+                weights.append(_FLOAT.unpack_from(data, at)[0])
+                at += 4
+        values: list[bytes] = []
+        if not flags & _NO_VALUES:
+            for _ in range(count):
+                size, at = _read_varint(data, at)
+                values.append(bytes(data[at : at + size]))
+                at += size
+        info._inlined = (tuple(ids), tuple(weights), tuple(values))
+        return info
+
+
+def _varint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+
+
+def _weight(out: bytearray, value: float) -> None:
+    """A whole weight as a varint (doubled), any other as a float (odd marker)."""
+    if float(value).is_integer() and value >= 0:
+        _varint(out, int(value) << 1)
+    else:
+        out.append(1)
+        out += _FLOAT.pack(value)
+
+
+def _read_weight(data: bytes, at: int) -> tuple[float, int]:
+    if data[at] == 1:
+        return _FLOAT.unpack_from(data, at + 1)[0], at + 5
+    value, at = _read_varint(data, at)
+    return float(value >> 1), at
+
+
+class _FieldWriter(W3FieldWriter):
+    def start_term(self, btext: bytes) -> None:
+        if self._postwriter is None:
+            raise Exception("Called start_term before start_field")
+        self._btext = btext
+        self._postwriter.start_postings(self._fieldobj.format, TermInfo())
+
+
+class _FieldCursor(W3FieldCursor):
+    def term_info(self) -> TermInfo | None:
+        if self._pos is None:
+            return None
+        return TermInfo.from_bytes(self._tindex.dbfile.get(self._datapos, self._datalen))
+
+
+class _TermsReader(W3TermsReader):
+    def cursor(self, fieldname: str, fieldobj: Any) -> _FieldCursor:
+        return _FieldCursor(self._tindex, fieldname, self._keycoder, self._keydecoder, fieldobj)
+
+    def items(self) -> Any:
+        decode = self._keydecoder
+        return ((decode(key), TermInfo.from_bytes(value)) for key, value in self._tindex.items())
+
+    def items_from(self, fieldname: str, prefix: bytes) -> Any:
+        decode = self._keydecoder
+        start = self._keycoder(fieldname, prefix)
+        return ((decode(key), TermInfo.from_bytes(value)) for key, value in self._tindex.items_from(start))
+
+    def term_info(self, fieldname: str, tbytes: bytes) -> TermInfo:
+        try:
+            return TermInfo.from_bytes(self._tindex[self._keycoder(fieldname, tbytes)])
+        except KeyError:
+            raise TermNotFound(f"No term {fieldname}:{tbytes!r}") from None
+
+    # A missing term raises KeyError here, as Whoosh's segment reader expects (it answers 0).
+    def frequency(self, fieldname: str, tbytes: bytes) -> float:
+        return TermInfo.from_bytes(self._tindex[self._keycoder(fieldname, tbytes)]).weight()
+
+    def doc_frequency(self, fieldname: str, tbytes: bytes) -> int:
+        return TermInfo.from_bytes(self._tindex[self._keycoder(fieldname, tbytes)]).doc_frequency()
+
+
+class Codec(_FixedCodec):
+    """Whoosh's codec (with searchlib's fixes), writing and reading packed term entries."""
+
+    def field_writer(self, storage: Any, segment: Any) -> _FieldWriter:
+        return _FieldWriter(self, storage, segment)
+
+    def terms_reader(self, storage: Any, segment: Any) -> _TermsReader:
+        name = segment.make_filename(self.TERMS_EXT)
+        return _TermsReader(self, storage.open_file(name), storage.file_length(name), segment.open_file(storage, self.POSTS_EXT))
