@@ -190,7 +190,8 @@ def _segment(result: Breakdown, segment, storage, names: list[str], *, sample: i
             result.add_unattributed(f"files of an unknown codec (.{part.rsplit('.', 1)[-1]})", storage.file_length(name))
         return 0
     text = 0
-    extents = _term_table(result, storage, parts.pop("trm")) if "trm" in parts else 0
+    packed = type(segment.codec()).__module__ == "searchlib.codec"
+    extents = _term_table(result, storage, parts.pop("trm"), packed=packed) if "trm" in parts else 0
     if "pst" in parts:
         # Every byte of the postings file lies in some term's extent.
         result.add_unattributed(".pst", storage.file_length(parts.pop("pst")) - extents)
@@ -207,9 +208,14 @@ def _segment(result: Breakdown, segment, storage, names: list[str], *, sample: i
     return text
 
 
-def _term_table(result: Breakdown, storage, name: str) -> int:
-    """Charge the ``.trm`` file (Whoosh's ordered hash file) and each term's postings; returns the postings bytes charged."""
+def _term_table(result: Breakdown, storage, name: str, *, packed: bool = False) -> int:
+    """Charge the ``.trm`` file (Whoosh's ordered hash file) and each term's postings; returns the postings bytes charged.
+
+    ``packed``: the entries are searchlib.codec's, not Whoosh's own.
+    """
     from whoosh.codec.whoosh3 import W3TermInfo
+
+    from searchlib.codec import TermInfo
     from whoosh.filedb.filetables import OrderedHashReader, _dir_entry, _lengths, _pointer
 
     size = storage.file_length(name)
@@ -234,7 +240,16 @@ def _term_table(result: Breakdown, storage, name: str) -> int:
             cost = _lengths.size + keylen + datalen + per_term
             f.terms += 1
             f.term_table += cost
-            if data[datapos]:  # flags: the postings are pickled inside the term info
+            value = data[datapos : datapos + datalen]
+            if packed:
+                # searchlib.codec's packed entries: decode them to tell postings from statistics.
+                info = TermInfo.from_bytes(value)
+                if info.is_inlined():
+                    f.inlined += datalen - _packed_statistics_size(value)
+                else:
+                    f.postings += info.extent()[1]
+                    postings += info.extent()[1]
+            elif data[datapos]:  # flags: the postings are pickled inside the term info
                 f.inlined += datalen - info_size
             else:
                 _, length = extent.unpack_from(data, datapos + info_size)
@@ -253,6 +268,20 @@ def _term_table(result: Breakdown, storage, name: str) -> int:
         return postings
     finally:
         dbfile.close()
+
+
+def _packed_statistics_size(value: bytes) -> int:
+    """Bytes of a packed entry before its inlined postings: the flags, statistics and ids' start."""
+    from searchlib import codec
+
+    at = 1
+    _, at = codec._read_weight(value, at)
+    _, at = codec._read_varint(value, at)
+    at += 2
+    _, at = codec._read_weight(value, at)
+    _, at = codec._read_varint(value, at)
+    _, at = codec._read_varint(value, at)
+    return at
 
 
 def _extras_bytes(data: bytes, size: int) -> int:

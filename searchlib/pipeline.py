@@ -231,9 +231,9 @@ def _copy(value: Any) -> Any:
 
 
 def _merge_record(record: dict[str, Any], later: dict[str, Any]) -> None:
-    """Add a later piece's per-language words (``dfold_``, ``lex_``, ``surf_``) to the first piece's record."""
+    """Add a later piece's per-language words (``dfold_``, ``lex_``) to the first piece's record."""
     for name, value in later.items():
-        if name.startswith(("dfold_", "lex_", "surf_")):
+        if name.startswith(("dfold_", "lex_")):
             if isinstance(value, set):
                 record.setdefault(name, set()).update(value)
             else:

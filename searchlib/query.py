@@ -47,7 +47,6 @@ from .schema import (
     lemma_field,
     lex_field,
     parse_lex_term,
-    surface_field,
     title_fold_field,
     title_lemma_field,
 )
@@ -300,19 +299,25 @@ class Vocabulary:
             found = self._seen[key] = key in self.reader
         return found
 
-    def words(self, fieldname: str, prefix: str) -> list[tuple[str, int]]:
-        """The terms of ``fieldname`` that start with ``prefix``, with their document counts, most frequent first."""
-        key = (fieldname, prefix)
+    def words(self, code: str, prefix: str) -> list[tuple[str, int]]:
+        """The words of the lexicon of language ``code`` whose folded form starts with ``prefix``, as written,
+        with the documents that use them, most used first (for suggestions).
+
+        Content words only: a function word is no suggestion.
+        """
+        key = (code, prefix)
         found = self._words.get(key)
         if found is None:
-            counts: dict[bytes, int] = {}
+            fieldname = lex_field(code)
+            counts: dict[str, int] = {}
             # Segment by segment: the reader's own walk looks each term up in every segment.
             for segment, _ in self.reader.leaf_readers():
                 if fieldname in segment.schema:
                     for btext, info in segment.iter_prefix(fieldname, prefix):
-                        counts[btext] = counts.get(btext, 0) + info.doc_frequency()
-            ranked = sorted(counts.items(), key=lambda item: -item[1])
-            found = self._words[key] = [(btext.decode("utf-8"), n) for btext, n in ranked]
+                        _, surface, lemma = parse_lex_term(btext.decode("utf-8"))
+                        if lemma:
+                            counts[surface] = counts.get(surface, 0) + info.doc_frequency()
+            found = self._words[key] = sorted(counts.items(), key=lambda item: -item[1])
         return found
 
     def lexicon(self, folded: str, code: str) -> list[tuple[str, str, int]]:
@@ -715,7 +720,7 @@ class QueryCompiler:
         prefix = word[: 1 if len(word) <= 5 else 2 if len(word) <= 8 else 3]
         candidates = []
         for lang in self.languages:
-            near = (w for w in self.vocabulary.words(surface_field(lang.code), prefix) if abs(len(w[0]) - len(word)) <= maxdist)
+            near = (w for w in self.vocabulary.words(lang.code, fold(prefix)) if abs(len(w[0]) - len(word)) <= maxdist)
             # A suggestion is worth making for a word many documents use:
             # the most frequent candidates are compared, not a long tail.
             for candidate, documents in itertools.islice(near, SUGGESTION_CANDIDATES):

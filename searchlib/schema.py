@@ -29,9 +29,8 @@ the documents whose file is gone), and
     the **lexicon**: one term ``fold(word) \\x1f surface \\x1f lemma`` for each
     word as written and each lemma it received in context (an empty lemma for
     a function word). Query analysis reads it to reach exactly the terms the
-    documents were indexed under, without loading spaCy;
-``surf_<lang>``
-    the words as written, for "did you mean" suggestions.
+    documents were indexed under, without loading spaCy, and suggestions
+    ("did you mean") take the words as written from it.
 
 Both kinds share ``doc_id``, so one delete removes both.
 
@@ -55,7 +54,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SEP = "\x1f"
 KIND_PASSAGE = "passage"
@@ -133,7 +132,6 @@ def make_schema() -> fields.Schema:
         "tfold_": AnalyzedText,
         "dfold_": TermCounts,
         "lex_": TermSet,
-        "surf_": TermSet,
     }
     for prefix, make in per_language.items():
         # Named fields for the registered languages: Whoosh matches a glob
@@ -167,10 +165,6 @@ def title_fold_field(lang: str) -> str:
 
 def lex_field(lang: str) -> str:
     return f"lex_{lang}"
-
-
-def surface_field(lang: str) -> str:
-    return f"surf_{lang}"
 
 
 #: Length of the prefix term: "exploitation" and "exploitant" share "^explo".
@@ -276,14 +270,13 @@ def decode_words(data: bytes) -> list[tuple[int, int]]:
     return words
 
 
-def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> set[str]:
     # Only the contextual lemma goes into the lexicon. The extra terms (the
     # verb of a participle) are indexed so that the verb finds the word, but a
     # query for the word itself should not fan out to every form of the verb.
     lex = {lex_term(token.surface, token.terms[0]) for token in tokens}
     lex.update(lex_term(surface, "") for surface in stops)
-    surfaces = {token.surface for token in tokens}
-    return lex, surfaces
+    return lex
 
 
 def passage_fields(doc: AnalyzedDocument, passage: Passage) -> dict[str, Any]:
@@ -328,7 +321,6 @@ def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
     # The whole document's words, folded, for document-level evidence in ranking.
     whole: dict[str, list[str]] = defaultdict(list)
     lexicon: dict[str, set[str]] = defaultdict(set)
-    surfaces: dict[str, set[str]] = defaultdict(set)
     # Only each word's own lemma: the extra verb of a participle would count
     # the word twice and stretch the document.
     for lang, tokens, stops in [(doc.lang, doc.title_tokens, frozenset()), *((p.lang, p.tokens, p.stop_surfaces) for p in doc.passages)]:
@@ -336,9 +328,7 @@ def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
         for token in tokens:
             whole[lang].append(fold(token.terms[0]))
             whole[lang].extend(surface_terms(language, token.surface))
-        words, written = _lex(tokens, stops)
-        lexicon[lang] |= words
-        surfaces[lang] |= written
+        lexicon[lang] |= _lex(tokens, stops)
     title = {title_lemma_field(doc.lang): title_exact, title_fold_field(doc.lang): title_folded}
     return {
         "kind": KIND_DOC,
@@ -350,7 +340,6 @@ def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
         "words": doc.words,
         **title,
         **{lex_field(lang): words for lang, words in lexicon.items()},
-        **{surface_field(lang): written for lang, written in surfaces.items()},
         "fields": [name for name, postings in title.items() if postings]
         + [document_fold_field(lang) for lang, terms in whole.items() if terms],
         **{document_fold_field(lang): terms for lang, terms in whole.items()},
