@@ -211,6 +211,22 @@ def delete(doc_ids: tuple[str, ...], index_path: Path | None, wait: float) -> No
 
 @main.command()
 @index_option
+@wait_option
+@_library_errors
+def optimize(index_path: Path | None, wait: float) -> None:
+    """Merge the index's segments into one: the fastest searches and the smallest index."""
+    with open_index(index_path or default_index_path()) as idx:
+        before = idx.info().size_bytes
+        merged = idx.optimize(wait=wait)
+        after = idx.info().size_bytes
+    if merged <= 1:
+        click.echo(f"{idx.path} is one segment already ({after / 1024:,.0f} KiB)")
+    else:
+        click.echo(f"Merged {merged} segments into one: {before / 1024:,.0f} KiB → {after / 1024:,.0f} KiB at {idx.path}")
+
+
+@main.command()
+@index_option
 @_library_errors
 def check(index_path: Path | None) -> None:
     """Read the whole index and verify it: records readable, postings readable, counts agreeing."""

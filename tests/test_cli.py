@@ -283,3 +283,24 @@ def test_cli_counts_agree_with_their_nouns(run, tmp_path):
     assert " terms in 1 segment (commit 1) at " in run("check", "--index", ix).stdout
     assert run("delete", "note.txt", "--index", ix).stdout == f"Deleted 1 document from {ix}\n"
     assert run("delete", "note.txt", "autre", "--index", ix).stdout == f"Deleted 0 documents (2 not in the index) from {ix}\n"
+
+
+def test_cli_optimize_merges_segments_into_one_and_keeps_every_search(run, tmp_path):
+    from conftest import write_notes
+
+    from searchlib import open_index
+
+    notes = tmp_path / "notes"
+    write_notes(notes, 12)
+    index_dir = tmp_path / "index"
+    assert run("index", notes, "--index", index_dir, "--batch-size", "3", "-q").exit_code == 0
+    before = open_index(index_dir).search("victimes", limit=100)
+    result = run("optimize", "--index", index_dir)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Merged 4 segments into one")
+    index = open_index(index_dir)
+    assert len(index._ix.reader().leaf_readers()) == 1
+    after = index.search("victimes", limit=100)
+    assert [(h.doc_id, h.passage, h.matches) for h in after.hits] == [(h.doc_id, h.passage, h.matches) for h in before.hits]
+    assert after.total == before.total > 0
+    assert run("optimize", "--index", index_dir).output.startswith(f"{index_dir} is one segment already")
