@@ -24,12 +24,14 @@ import logging
 import logging.config
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .analysis import analyzer_for
 from .errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -37,6 +39,7 @@ from .errors import (
     SearchlibError,
 )
 from .index import DEFAULT_WAIT, ENV_INDEX, Index, default_index_path, open_index
+from .languages import DEFAULT_LANGUAGE, get_language
 from .query import MAX_QUERY_CHARS
 from .sources import Document
 from .text import clean_text
@@ -230,10 +233,14 @@ class _Service:
     def open(self) -> None:
         folder = resources.files("searchlib") / "static"
         self._page = {url: (folder / name).read_bytes() for url, (name, _) in _PAGE_FILES.items()}
-        self._index = open_index(self._path, create=self._token is not None)
+        index = open_index(self._path, create=self._token is not None)
+        started = time.monotonic()
+        codes = _load_models(index)
+        self._index = index
         _log.info(
-            "Serving the index at %s (process %d); writes are %s",
+            "Serving the index at %s (process %d); writes are %s; language models (%s) loaded in %.1fs",
             self._path.resolve(), os.getpid(), "on, with the write token" if self._token else "off",
+            ", ".join(codes), time.monotonic() - started,
         )
 
     def close(self) -> None:
@@ -356,6 +363,23 @@ class _Service:
             return JSONResponse(run(_Params(request, allowed=allowed)))
         except Exception as exc:
             return _failure(request, exc)
+
+
+def _load_models(index: Index) -> list[str]:
+    """Load the analysis of each language of the index; returns their codes.
+
+    A query word that the index has never seen (a typo, a rare word) is
+    analyzed by spaCy, and a write always is: loading a pipeline takes
+    seconds, which the server pays before it accepts connections rather
+    than in the middle of someone's request.
+    """
+    codes = list(index.info().languages) or [DEFAULT_LANGUAGE.code]
+    for code in codes:
+        try:
+            analyzer_for(get_language(code))
+        except SearchlibError as exc:  # its queries will say so; the others are served
+            _log.warning("the %s analysis cannot be loaded: %s", code, exc)
+    return codes
 
 
 class _Params:

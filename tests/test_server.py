@@ -3,15 +3,20 @@
 import json
 import logging
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import CORPUS, SEED_ID, free_port
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from conftest import CORPUS, ROOT, SEED_ID, free_port, write_notes
 
 from searchlib import Document, create_index, open_index
 from searchlib import server as server_module
@@ -68,6 +73,16 @@ def test_server_search_json_is_the_cli_json(api, seed_index, run):
     assert api.get("/search", params={"q": "prostitusion"}).json() == {**json.loads(cli.stdout), "offset": 0}
 
 
+def test_server_readme_curl_example_is_real_output(api):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command, output = re.search(r"```console\n\$ (curl [^\n]+)\n(.+?)\n```", readme, re.DOTALL).groups()
+    args = shlex.split(command)
+    url = next(a for a in args if a.startswith("http"))
+    params = [tuple(args[i + 1].split("=", 1)) for i, a in enumerate(args) if a in ("--data-urlencode", "-d")]
+    response = api.get(urlsplit(url).path, params=params)
+    assert response.text == output
+
+
 def test_server_search_offset_pages_through_one_ranking(api, seed_index):
     ranking = seed_index.search("victimes", limit=6).to_dict()
     pages = [api.get("/search", params={"q": "victimes", "limit": 2, "offset": offset}).json() for offset in (0, 2, 4)]
@@ -114,6 +129,22 @@ def test_server_a_bad_search_is_a_400_with_one_sentence(api, params, message):
     if message is not None:
         assert error == message
     assert "\n" not in error and "Traceback" not in error
+
+
+SEARCH_PARAMETERS = ["limit", "offset", "entity", "type", "lang", "per_doc", "plain", "highlight"]
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=TEXT, extra=st.dictionaries(st.sampled_from(SEARCH_PARAMETERS), TEXT, max_size=3))
+def test_server_any_search_is_answered_in_json_never_a_500(api, q, extra):
+    response = api.get("/search", params={"q": q, **extra})
+    assert response.status_code in (200, 400), response.text
+    body = response.json()
+    if response.status_code == 200:
+        assert set(body) == {"query", "total", "suggestion", "hits", "offset"}
+    else:
+        assert list(body) == ["error"] and body["error"] and "\n" not in body["error"]
 
 
 def test_server_unknown_parameter_and_language_errors_say_what_is_accepted(api):
@@ -382,7 +413,7 @@ def test_server_command_says_where_it_listens_and_stops_on_sigterm(seed_index):
     process, url = start_command("--index", seed_index.path)
     assert httpx.get(url + "/search", params={"q": "traite"}).json()["total"] > 0
     err = stop(process)
-    assert f"Serving the index at {seed_index.path} (process {process.pid}); writes are off" in err
+    assert f"Serving the index at {seed_index.path} (process {process.pid}); writes are off; language models (fr) loaded in " in err
     assert f"Uvicorn running on {url}" in err
     assert "Traceback" not in err
 
@@ -466,4 +497,71 @@ def test_server_workers_share_the_index_and_see_each_other_s_writes(tmp_path):
     finally:
         err = stop(process)
     assert err.count("Serving the index at") == 2
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_server_load_while_another_process_indexes(tmp_path, fork_cli):
+    """Client threads against two workers while ``searchlib index`` commits into the same folder.
+
+    Every answer is valid JSON, none is a 5xx or a lost connection, each
+    search sees a whole commit, and the new documents show once committed.
+    Timings are bench/serve.py's business, not this test's.
+    """
+    names = write_notes(tmp_path / "notes", 60)
+    index = create_index(tmp_path / "ix")
+    index.add([CORPUS])
+    process, url = start_command("--index", index.path, "--workers", "2")
+    requests = [
+        ("/search", {"q": "note", "per_doc": "true", "limit": "100"}, 200),
+        ("/search", {"q": "traite", "limit": "5", "offset": "5"}, 200),
+        ("/search", {"q": "victimes", "entity": "OSCE"}, 200),
+        ("/search", {"q": "justic~"}, 200),
+        ("/entities", {"limit": "10"}, 200),
+        ("/info", {}, 200),
+        ("/documents", {}, 200),
+        ("/search", {"q": '"note'}, 400),
+    ]
+    outcomes: list[tuple[str, int | None, str]] = []
+    seen: set[int] = set()
+    writer = fork_cli("index", tmp_path / "notes", "--index", index.path, "--batch-size", 4, "--quiet")
+    wait_for_writer(index.path)
+
+    def client(n):
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for i in range(60):
+                path, params, expected = requests[(n + i) % len(requests)]
+                try:
+                    response = http.get(path, params=params)
+                except httpx.TransportError as exc:
+                    outcomes.append((path, None, f"{type(exc).__name__}: {exc}"))
+                    continue
+                try:
+                    body = response.json()
+                except ValueError:
+                    outcomes.append((path, response.status_code, "not JSON"))
+                    continue
+                if response.status_code != expected:
+                    outcomes.append((path, response.status_code, str(body)[:200]))
+                elif params.get("q") == "note":
+                    found = sorted(h["doc_id"] for h in body["hits"] if h["doc_id"] in names)
+                    if found != names[: len(found)] or len(found) % 4:
+                        outcomes.append((path, 200, f"a partial commit: {len(found)} notes"))
+                    seen.add(len(found))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.join()
+    try:
+        assert writer.exitcode == 0
+        assert outcomes == []
+        # The load ran while the notes were being committed.
+        assert len({count for count in seen if 0 < count < len(names)}) >= 2, seen
+        final = httpx.get(url + "/search", params={"q": "note", "per_doc": "true", "limit": 100}).json()
+        assert sorted(h["doc_id"] for h in final["hits"] if h["doc_id"] in names) == names
+    finally:
+        err = stop(process)
     assert "Traceback" not in err
