@@ -3,6 +3,7 @@
 "use strict";
 
 const PAGE_SIZE = 10;
+const MAX_OFFSET = 1000; // the server's bound: pages beyond it are not served
 const $ = (id) => document.getElementById(id);
 let state = { q: "", lang: "", per_doc: false, entity: "", type: "", offset: 0 };
 let latest = 0; // the newest request: answers to older ones are dropped
@@ -192,7 +193,7 @@ function render(results) {
     $("suggestion").hidden = false;
   }
   $("prev").hidden = results.offset === 0;
-  $("next").hidden = last >= results.total;
+  $("next").hidden = last >= results.total || results.offset + PAGE_SIZE > MAX_OFFSET;
   $("pages").hidden = $("prev").hidden && $("next").hidden;
 }
 
