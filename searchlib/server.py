@@ -40,6 +40,7 @@ from .errors import (
 )
 from .index import DEFAULT_WAIT, ENV_INDEX, Index, default_index_path, open_index
 from .languages import DEFAULT_LANGUAGE, get_language
+from .nlp import lemma_tables
 from .query import MAX_QUERY_CHARS
 from .sources import Document
 from .text import clean_text
@@ -235,10 +236,10 @@ class _Service:
         self._page = {url: (folder / name).read_bytes() for url, (name, _) in _PAGE_FILES.items()}
         index = open_index(self._path, create=self._token is not None)
         started = time.monotonic()
-        codes = _load_models(index)
+        codes = _prepare(index, writes=self._token is not None)
         self._index = index
         _log.info(
-            "Serving the index at %s (process %d); writes are %s; language models (%s) loaded in %.1fs",
+            "Serving the index at %s (process %d); writes are %s; analysis of %s ready in %.1fs",
             self._path.resolve(), os.getpid(), "on, with the write token" if self._token else "off",
             ", ".join(codes), time.monotonic() - started,
         )
@@ -365,19 +366,23 @@ class _Service:
             return _failure(request, exc)
 
 
-def _load_models(index: Index) -> list[str]:
-    """Load the analysis of each language of the index; returns their codes.
+def _prepare(index: Index, *, writes: bool) -> list[str]:
+    """Load what requests will need for each language of the index, before the first one; returns their codes.
 
-    A query word that the index has never seen (a typo, a rare word) is
-    analyzed by spaCy, and a write always is: loading a pipeline takes
-    seconds, which the server pays before it accepts connections rather
-    than in the middle of someone's request.
+    A write analyzes its documents with the language's spaCy pipeline, which
+    takes seconds to load; a search needs only the lemmatizer's tables, for
+    the words the index has never seen. The server pays for them before it
+    accepts connections rather than in the middle of someone's request.
     """
     codes = list(index.info().languages) or [DEFAULT_LANGUAGE.code]
     for code in codes:
         try:
-            analyzer_for(get_language(code))
-        except SearchlibError as exc:  # its queries will say so; the others are served
+            language = get_language(code)
+            if writes:
+                analyzer_for(language)
+            elif (tables := lemma_tables(language)) is not None:
+                tables.rules()
+        except SearchlibError as exc:  # its requests will say so; the other languages are served
             _log.warning("the %s analysis cannot be loaded: %s", code, exc)
     return codes
 

@@ -413,7 +413,7 @@ def test_server_command_says_where_it_listens_and_stops_on_sigterm(seed_index):
     process, url = start_command("--index", seed_index.path)
     assert httpx.get(url + "/search", params={"q": "traite"}).json()["total"] > 0
     err = stop(process)
-    assert f"Serving the index at {seed_index.path} (process {process.pid}); writes are off; language models (fr) loaded in " in err
+    assert f"Serving the index at {seed_index.path} (process {process.pid}); writes are off; analysis of fr ready in " in err
     assert f"Uvicorn running on {url}" in err
     assert "Traceback" not in err
 
