@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import hmac
-import json
 import ipaddress
+import json
 import logging
 import logging.config
 import os
@@ -68,7 +68,7 @@ MIN_TOKEN_CHARS = 16
 MAX_LIMIT = 100
 MAX_OFFSET = 1000
 MAX_LISTED = 1000
-#: Largest body a POST /documents may send (about a minute of analysis).
+#: Largest body a POST /documents may send (a few minutes of analysis at most).
 MAX_BODY_BYTES = 4 * 1024 * 1024
 #: Threads per process that run requests. Searches hold the GIL, so more
 #: threads add no speed, only readers held open (see MAX_IDLE_READERS).
@@ -78,7 +78,6 @@ WRITE_WAIT = DEFAULT_WAIT
 
 _log = logging.getLogger("searchlib.server")
 
-_ENTITY_TYPES = "PER, ORG, LOC or MISC"
 _PAGE_FILES = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -259,7 +258,7 @@ class _Service:
 
     def search(self, request: Request) -> Response:
         def run(params: _Params) -> dict[str, Any]:
-            query = params.text("q", required=True)
+            query = params.required("q")
             if not query.strip():
                 raise RequestError(400, "the query is empty; pass the words to search for in q")
             if len(query) > MAX_QUERY_CHARS:
@@ -399,12 +398,14 @@ class _Params:
             if len(self._params.getlist(name)) > 1:
                 raise RequestError(400, f"the parameter {name!r} is given more than once; give it once")
 
-    def text(self, name: str, *, required: bool = False) -> str | None:
+    def text(self, name: str) -> str | None:
         value = self._params.get(name)
-        if value is None or value == "":
-            if required:
-                raise RequestError(400, f"the parameter {name!r} is missing")
-            return None
+        return value if value else None
+
+    def required(self, name: str) -> str:
+        value = self._params.get(name)
+        if not value:
+            raise RequestError(400, f"the parameter {name!r} is missing")
         return value
 
     def integer(self, name: str, *, default: int, low: int, high: int | None) -> int:
