@@ -425,8 +425,9 @@ class _ReaderPool:
     searches open readers on the new commit; a search that is running keeps
     its reader, which still sees the commit it opened (a mapped file outlives
     the commit that deletes it), so it sees the old or the new commit, never
-    a mix. Whatever is kept per reader (the engine's statistics of it) is
-    thus only ever used by one thread at a time, and needs no lock.
+    a mix. Whatever is kept per reader (the engine's statistics of it, its
+    query vocabulary) is thus only ever used by one thread at a time, and
+    needs no lock.
     """
 
     def __init__(self, ix: windex.FileIndex) -> None:
