@@ -11,6 +11,7 @@ Data flows one way, one module per stage::
     highlight.py  postings → offsets of the words as written → marks
     index.py      the on-disk index and the public API
     cli.py        the ``searchlib`` command, a thin layer over index.py
+    server.py     ``searchlib serve``: the API over HTTP/JSON, and a search page
 
 >>> from searchlib import open_index
 >>> index = open_index("index", create=True)               # doctest: +SKIP

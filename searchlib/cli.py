@@ -239,6 +239,28 @@ def check(index_path: Path | None) -> None:
     )
 
 
+@main.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes: more serve more requests at once, on more cores.")
+@click.option("--write-token", envvar="SEARCHLIB_WRITE_TOKEN", default=None,
+              help="Allow POST and DELETE /documents to clients that send this token "
+                   "(Authorization: Bearer TOKEN). Default: $SEARCHLIB_WRITE_TOKEN, else writes are off.")
+@click.option("-q", "--quiet", is_flag=True, help="No access log (one line per request).")
+@_library_errors
+def serve(index_path: Path | None, host: str, port: int, workers: int, write_token: str | None, quiet: bool) -> None:
+    """Serve the index over HTTP: a JSON API (/search, /entities, /info, /documents) and a search page at /.
+
+    Stop it with Ctrl-C or SIGTERM: requests in flight, writes included, finish first.
+    """
+    from .server import serve as run_server
+
+    run_server(index_path=index_path, host=host, port=port, workers=workers, write_token=write_token,
+               access_log=not quiet)
+
+
 @main.command(name="eval")
 @click.argument("dataset", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--index", "index_path", type=click.Path(path_type=Path, file_okay=False), default=None,

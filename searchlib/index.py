@@ -82,6 +82,9 @@ _DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.Unpickl
 _UNFINISHED_CREATION = re.compile(r"_MAIN_0\.toc(\.[0-9.]+)?|" + re.escape(META_FILE) + r"\.tmp")
 #: Times a reader retries a table of contents that a writer replaced just as it was opened.
 _TOC_RETRIES = 20
+#: Readers kept open for the next searches, per index; more threads searching
+#: at once open more, and close them afterwards.
+MAX_IDLE_READERS = 8
 
 
 @dataclass(frozen=True)
@@ -409,6 +412,78 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class _ReaderPool:
+    """Readers of the last commit, each lent to one thread at a time.
+
+    A Whoosh reader cannot be shared by threads that read at once: every
+    segment reader reads its postings through one file object, with a
+    ``seek`` then a ``read`` (``whoosh/codec/whoosh3.py``, ``W3LeafMatcher``),
+    so two threads would read each other's positions. Readers are cheap to
+    open (the segment files are memory-mapped, so their pages are shared) and
+    read-only, so each search borrows one, and gives it back for the next.
+
+    When a commit changes the index, idle readers are closed and the next
+    searches open readers on the new commit; a search that is running keeps
+    its reader, which still sees the commit it opened (a mapped file outlives
+    the commit that deletes it), so it sees the old or the new commit, never
+    a mix. Whatever is kept per reader (the engine's statistics of it, its
+    query vocabulary) is thus only ever used by one thread at a time, and
+    needs no lock.
+    """
+
+    def __init__(self, ix: windex.FileIndex) -> None:
+        self._ix = ix
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._idle: list[Any] = []
+        self._closed = False
+
+    @contextlib.contextmanager
+    def lend(self) -> Iterator[Any]:
+        """A reader on the last commit, for this thread alone until the block ends."""
+        latest = self._ix.latest_generation()
+        stale: list[Any] = []
+        with self._lock:
+            if self._closed:
+                raise SearchlibError("this index was closed; open it again with open_index()")
+            if latest != self._generation:
+                stale, self._idle = self._idle, []
+                self._generation = latest
+            generation = self._generation
+            reader = self._idle.pop() if self._idle else None
+        for old in stale:
+            old.close()
+        if reader is None:
+            reader = self._ix.reader()
+        try:
+            yield reader
+        finally:
+            with self._lock:
+                # A reader opened just after a commit is newer than `generation`:
+                # it is closed rather than pooled, which is merely wasteful.
+                keep = not self._closed and self._generation == generation == _generation_of(reader, generation)
+                if keep and len(self._idle) < MAX_IDLE_READERS:
+                    self._idle.append(reader)
+                else:
+                    keep = False
+            if not keep:
+                reader.close()
+
+    def close(self) -> None:
+        """Close the idle readers; readers still lent are closed when given back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for reader in idle:
+            reader.close()
+
+
+def _generation_of(reader: Any, default: int) -> int:
+    """The commit a reader reads; an index with no segments has an empty reader, without one."""
+    generation = reader.generation()
+    return default if generation is None else generation
+
+
 class Index:
     """A searchlib index on disk. Get one with :func:`open_index` or :func:`create_index`.
 
@@ -420,10 +495,7 @@ class Index:
         self._path = path
         self._ix = ix
         self._lock_fds: tuple[int, ...] = ()
-        # Opening a reader reads every segment's term index: one is kept for
-        # all reads, and renewed when a commit (here or elsewhere) changes the index.
-        self._reader: Any = None
-        self._reader_lock = threading.RLock()
+        self._readers = _ReaderPool(ix)
         self._engine = Engine()
         self._vocabularies: weakref.WeakKeyDictionary[Any, Vocabulary] = weakref.WeakKeyDictionary()
 
@@ -432,11 +504,8 @@ class Index:
         return self._path
 
     def close(self) -> None:
-        """Release the index and the reader it keeps open."""
-        with self._reader_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+        """Release the index and the readers it keeps open; a search still running keeps its reader until it ends."""
+        self._readers.close()
         self._ix.close()
 
     def __enter__(self) -> Index:
@@ -678,29 +747,17 @@ class Index:
     def _reading(self, **kwargs: Any) -> Iterator[Any]:
         """A searcher on the last committed state; an unreadable file raises :class:`IndexCorruptError`.
 
-        Searchers share one reader, kept open until a commit makes it stale.
-        Whoosh readers are not safe to share between threads, so reads of one
-        :class:`Index` take turns (they hold the GIL anyway).
+        The searcher's reader is lent to this thread alone until the block
+        ends (see :class:`_ReaderPool`), so reads of one :class:`Index` from
+        several threads run side by side.
         """
         try:
-            with self._reader_lock:
-                yield Searcher(self._current_reader(), fromindex=self._ix, closereader=False, **kwargs)
+            with self._readers.lend() as reader:
+                yield Searcher(reader, fromindex=self._ix, closereader=False, **kwargs)
         except _DAMAGE as exc:
             raise IndexCorruptError(
                 _corrupt(self._path, f"it cannot be read ({_describe(exc)}); searchlib check lists the damage")
             ) from None
-
-    def _current_reader(self) -> Any:
-        reader = self._reader
-        if reader is not None and self._ix.latest_generation() != reader.generation():
-            # Not refresh(): whoosh3 3.54 reuses the old segment readers with
-            # their old deleted-document sets, so a replaced document would
-            # still be found.
-            reader.close()
-            reader = self._reader = None
-        if reader is None:
-            reader = self._reader = self._ix.reader()
-        return reader
 
     def search(
         self,

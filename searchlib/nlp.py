@@ -10,6 +10,7 @@ import contextlib
 import functools
 import importlib.util
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,20 @@ if TYPE_CHECKING:
     import spacy
 
 
-@functools.cache
+#: Threads that need a pipeline at once (writes from several threads) wait
+#: for one load: each would otherwise load its own copy, for seconds and
+#: hundreds of megabytes.
+_loading = threading.Lock()
+
+
 def load_pipeline(language: Language) -> spacy.language.Language:
+    """The spaCy pipeline for ``language``, loaded once per process even when threads ask at once."""
+    with _loading:
+        return _load_pipeline(language)
+
+
+@functools.cache
+def _load_pipeline(language: Language) -> spacy.language.Language:
     """The spaCy pipeline for ``language``, with the components searchlib uses.
 
     For a trained pipeline the dependency parser is left out: the statistical

@@ -191,3 +191,58 @@ def piaf_de_index(piaf_index: Index, tmp_path_factory: pytest.TempPathFactory) -
     index = open_index(path)
     index.add([Document(id=german["id"], title=german["title"], text=german["text"], lang="de")])
     return index
+
+
+def start_server(index_path, *, write_token=None):
+    """Run ``searchlib serve``'s application in a real uvicorn server on a free loopback port.
+
+    The server runs in a thread of this process, so tests can watch its log.
+    Returns its URL and a function that stops it.
+    """
+    import threading
+    import time
+
+    import uvicorn
+
+    from searchlib.server import create_app
+
+    app = create_app(index_path=index_path, write_token=write_token)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise AssertionError("the server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+    return f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture()
+def http_server():
+    """``start_server``, stopped when the test ends; returns the server's URL."""
+    stops = []
+
+    def start(index_path, *, write_token=None) -> str:
+        url, stop = start_server(index_path, write_token=write_token)
+        stops.append(stop)
+        return url
+
+    yield start
+    for stop in stops:
+        stop()
+
+
+def free_port() -> int:
+    """A loopback port that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
