@@ -106,6 +106,10 @@ class Passage:
     #: ``(start, end)`` in ``text`` of every word, by position: the index
     #: records positions only, and highlighting finds the words here.
     words: tuple[tuple[int, int], ...] = ()
+    #: Words written as one that spaCy split into several, with nothing
+    #: between the parts: ``("cannot", ("can", "not"))``. A query word typed
+    #: so is split the same way, so that a phrase counts the same positions.
+    joined: frozenset[tuple[str, tuple[str, ...]]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,6 +563,8 @@ def _pack(
         own_tokens = []
         stops = set()
         spans = []  # of every word, by position
+        run: list[str] = []  # the parts of a word spaCy split, so far
+        joined = set()
         while ti < len(tokens) and tokens[ti][0] < end:
             t_start, t_end, surface, terms = tokens[ti]
             span = (t_start - start, min(t_end, end) - start)
@@ -566,8 +572,14 @@ def _pack(
                 stops.add(surface)
             else:
                 own_tokens.append(Token(*span, surface, terms, len(spans)))
+            touching = bool(spans) and spans[-1][1] == span[0] and original[start + spans[-1][0] : t_end].isalnum()
+            if not touching and len(run) > 1:
+                joined.add(("".join(run), tuple(run)))
+            run = [*run, surface] if touching else [surface]
             spans.append(span)
             ti += 1
+        if len(run) > 1:
+            joined.add(("".join(run), tuple(run)))
         while ei < len(entities) and entities[ei][0] < start:
             ei += 1
         own_entities = []
@@ -595,6 +607,7 @@ def _pack(
                 entities=tuple(own_entities),
                 stop_surfaces=frozenset(stops),
                 words=tuple(spans),
+                joined=frozenset(joined),
             )
         )
     return passages

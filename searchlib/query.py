@@ -40,6 +40,8 @@ from .documents import EVERY_PASSAGE, LEAD_PASSAGE, DocumentQuery
 from .errors import QuerySyntaxError, UnknownEntityTypeError
 from .languages import Language, get_language
 from .schema import (
+    SEP,
+    SPLIT,
     surface_terms,
     document_fold_field,
     entity_key,
@@ -315,20 +317,28 @@ class Vocabulary:
                 if fieldname in segment.schema:
                     for btext, info in segment.iter_prefix(fieldname, prefix):
                         _, surface, lemma = parse_lex_term(btext.decode("utf-8"))
-                        if lemma:
+                        if lemma and not lemma.startswith(SPLIT):
                             counts[surface] = counts.get(surface, 0) + info.doc_frequency()
             found = self._words[key] = sorted(counts.items(), key=lambda item: -item[1])
         return found
 
     def lexicon(self, folded: str, code: str) -> list[tuple[str, str, int]]:
         """``(surface, lemma, documents)`` of the lexicon entries keyed ``folded`` in language ``code``."""
+        return [entry for entry in self._entries(folded, code) if not entry[1].startswith(SPLIT)]
+
+    def splits(self, folded: str, code: str) -> list[tuple[str, ...]]:
+        """How spaCy split the word ``folded`` written as one ("cannot" → ``("can", "not")``), most used first."""
+        entries = sorted((entry for entry in self._entries(folded, code) if entry[1].startswith(SPLIT)), key=lambda e: -e[2])
+        return [tuple(lemma[len(SPLIT) :].split(" ")) for _, lemma, _ in entries]
+
+    def _entries(self, folded: str, code: str) -> list[tuple[str, str, int]]:
         key = (folded, code)
         entries = self._lexicon.get(key)
         if entries is None:
             field_name = lex_field(code)
             entries = self._lexicon[key] = [
                 (*parse_lex_term(btext.decode("utf-8"))[1:], self.reader.doc_frequency(field_name, btext))
-                for btext in self.reader.expand_prefix(field_name, folded + "\x1f")
+                for btext in self.reader.expand_prefix(field_name, folded + SEP)
             ]
         return entries
 
@@ -628,11 +638,15 @@ class QueryCompiler:
         """Split a typed word the way spaCy split it in documents: whole if the lexicon knows it.
 
         An elision or a clitic stays as a part of its own ("l'", "'s"), as it
-        was a word of its own in the documents: it counts in a phrase.
+        was a word of its own in the documents: it counts in a phrase. A word
+        the documents only hold split ("cannot" → "can", "not") is split so.
         """
         word = normalize_term(word)
-        if self._lex_entries(word, lang) or not _INNER_PUNCT.search(word):
+        if self._lex_entries(word, lang):
             return [word]
+        if not _INNER_PUNCT.search(word):
+            splits = self.vocabulary.splits(fold(word), lang.code)
+            return list(splits[0]) if splits else [word]
         stripped = lang.strip_elision(word)
         if stripped != word:
             if word.endswith(stripped):  # an elision before

@@ -30,7 +30,10 @@ the documents whose file is gone), and
     word as written and each lemma it received in context (an empty lemma for
     a function word). Query analysis reads it to reach exactly the terms the
     documents were indexed under, without loading spaCy, and suggestions
-    ("did you mean") take the words as written from it.
+    ("did you mean") take the words as written from it. A word written as one
+    that spaCy split ("cannot" → "can", "not") has the term
+    ``fold(word) \x1f word \x1f \x1e parts`` (:data:`SPLIT`), so a query
+    splits it the same way.
 
 Both kinds share ``doc_id``, so one delete removes both.
 
@@ -57,6 +60,8 @@ from .text import fold, normalize_term, trim_punctuation
 SCHEMA_VERSION = 6
 
 SEP = "\x1f"
+#: Marks a lexicon entry whose "lemma" is the parts of a split word.
+SPLIT = "\x1e"
 KIND_PASSAGE = "passage"
 #: ``lead`` marks the first passage of each document: a word found only in
 #: the title makes that passage a hit, not every passage of the document.
@@ -270,12 +275,13 @@ def decode_words(data: bytes) -> list[tuple[int, int]]:
     return words
 
 
-def _lex(tokens: Iterable[Token], stops: Iterable[str] = ()) -> set[str]:
+def _lex(tokens: Iterable[Token], stops: Iterable[str] = (), joined: Iterable[tuple[str, tuple[str, ...]]] = ()) -> set[str]:
     # Only the contextual lemma goes into the lexicon. The extra terms (the
     # verb of a participle) are indexed so that the verb finds the word, but a
     # query for the word itself should not fan out to every form of the verb.
     lex = {lex_term(token.surface, token.terms[0]) for token in tokens}
     lex.update(lex_term(surface, "") for surface in stops)
+    lex.update(lex_term(word, SPLIT + " ".join(parts)) for word, parts in joined)
     return lex
 
 
@@ -323,12 +329,14 @@ def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
     lexicon: dict[str, set[str]] = defaultdict(set)
     # Only each word's own lemma: the extra verb of a participle would count
     # the word twice and stretch the document.
-    for lang, tokens, stops in [(doc.lang, doc.title_tokens, frozenset()), *((p.lang, p.tokens, p.stop_surfaces) for p in doc.passages)]:
+    sources = [(doc.lang, doc.title_tokens, frozenset(), frozenset())]
+    sources += [(p.lang, p.tokens, p.stop_surfaces, p.joined) for p in doc.passages]
+    for lang, tokens, stops, joined in sources:
         language = get_language(lang)
         for token in tokens:
             whole[lang].append(fold(token.terms[0]))
             whole[lang].extend(surface_terms(language, token.surface))
-        lexicon[lang] |= _lex(tokens, stops)
+        lexicon[lang] |= _lex(tokens, stops, joined)
     title = {title_lemma_field(doc.lang): title_exact, title_fold_field(doc.lang): title_folded}
     return {
         "kind": KIND_DOC,

@@ -131,6 +131,24 @@ def test_languages_search_hyphenated_words_are_found_by_their_parts(empty_index,
     assert words(results.hits[0]) == marked
 
 
+@pytest.mark.parametrize(
+    ("query", "marked"),
+    [
+        ('"teachers cannot find"', ["teachers", "can", "not", "find"]),
+        ('"we cannot"', ["we", "can"]),  # "not" is a stop word: only inside a phrase is it marked
+        ("cannot", ["can"]),
+    ],
+)
+def test_languages_search_a_word_spacy_splits_is_split_in_queries(empty_index, query, marked):
+    # spaCy writes "cannot" as two words, "can" and "not": a phrase typed with
+    # "cannot" must count two positions, as the documents do.
+    text = "Parents and teachers cannot find them, and we cannot either."
+    empty_index.add([Document(id="d", text=text, lang="en")])
+    results = empty_index.search(query, lang="en")
+    assert [h.doc_id for h in results.hits] == ["d"]
+    assert words(results.hits[0])[: len(marked)] == marked
+
+
 def test_languages_search_without_lang_searches_every_language(languages_index):
     assert {h.doc_id for h in languages_index.search("casa").hits} >= {"es", "it", "pt"}
     assert [h.lang for h in languages_index.search("Häusern").hits] == ["de"]
