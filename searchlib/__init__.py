@@ -36,19 +36,17 @@ from .errors import (
     UnknownEntityTypeError,
     UnknownLanguageError,
 )
-from .index import (
+from .index import Index, create_index, open_index
+from .results import (
     AddReport,
     CheckReport,
     DocumentInfo,
     EntityCount,
     EntityMention,
     Hit,
-    Index,
     IndexInfo,
     Progress,
     SearchResults,
-    create_index,
-    open_index,
 )
 from .sources import Document
 
