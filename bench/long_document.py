@@ -118,7 +118,7 @@ def replay(events: list, end: float, window: float) -> tuple[float | None, list[
     import statistics
 
     from searchlib.cli import ProgressLine
-    from searchlib.index import Progress
+    from searchlib import Progress
 
     class Screen:
         def __init__(self) -> None:

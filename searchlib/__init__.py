@@ -8,8 +8,12 @@ Data flows one way, one module per stage::
     analysis.py   Document → passages of whole sentences, lemmas, entities
     schema.py     passages → Whoosh documents (lemma, folded and lexicon fields)
     query.py      query string → Whoosh query, through the index's lexicon
+    engine.py     a compiled query → every matching passage's score → the top k
     highlight.py  postings → offsets of the words as written → marks
-    index.py      the on-disk index and the public API
+    index.py      the public API, Index, over the index on disk:
+      results.py    what it returns (hits, facets, reports)
+      store.py      the index folder: its files, its lock, opening, checking
+      writer.py     the batches of Index.add, written and committed
     cli.py        the ``searchlib`` command, a thin layer over index.py
     server.py     ``searchlib serve``: the API over HTTP/JSON, and a search page
 
@@ -36,19 +40,17 @@ from .errors import (
     UnknownEntityTypeError,
     UnknownLanguageError,
 )
-from .index import (
+from .index import Index, create_index, open_index
+from .results import (
     AddReport,
     CheckReport,
     DocumentInfo,
     EntityCount,
     EntityMention,
     Hit,
-    Index,
     IndexInfo,
     Progress,
     SearchResults,
-    create_index,
-    open_index,
 )
 from .sources import Document
 

@@ -23,21 +23,11 @@ from . import __version__
 from .errors import IndexNotFoundError, SearchlibError
 from .evaluate import EvalProgress, evaluate, write_trec_run
 from .highlight import mark
-from .index import (
-    BATCH_CHARS,
-    MAX_DOCUMENT_CHARS,
-    BATCH_DOCUMENTS,
-    DEFAULT_WAIT,
-    ENV_INDEX,
-    AddReport,
-    Hit,
-    Index,
-    Progress,
-    SearchResults,
-    bundled_corpus,
-    default_index_path,
-    open_index,
-)
+from .index import Index, open_index
+from .results import AddReport, Hit, Progress, SearchResults
+from .sources import MAX_DOCUMENT_CHARS
+from .store import DEFAULT_WAIT, ENV_INDEX, bundled_corpus, default_index_path
+from .writer import BATCH_CHARS, BATCH_DOCUMENTS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

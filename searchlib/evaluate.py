@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, QuerySyntaxError, SearchlibError
-from .index import Index, index_exists, open_index
+from .index import Index, open_index
 from .languages import get_language
 from .ranking import Ranking
 from .sources import Document, parse_jsonl_line
+from .store import index_exists
 
 #: Reported metrics: our name → ir-measures name.
 METRICS = {"ndcg@10": "nDCG@10", "mrr@10": "RR@10", "recall@100": "R@100"}

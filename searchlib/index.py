@@ -1,252 +1,80 @@
-"""Stage 7: the on-disk index, and the public API that reads and writes it.
+"""Stage 7: the public API, :class:`Index`, that reads and writes the on-disk index.
 
 >>> index = open_index("index", create=True)                  # doctest: +SKIP
 >>> index.add(["corpus"])                                     # doctest: +SKIP
 >>> index.search("victimes de la traite", limit=3).hits[0].highlight  # doctest: +SKIP
+
+:class:`Index` is the facade; what it stands on has a module each:
+:mod:`~searchlib.results` (what it returns), :mod:`~searchlib.store` (the
+folder, its lock, opening and checking), :mod:`~searchlib.writer` (a run of
+:meth:`Index.add`) and :mod:`~searchlib.engine` (ranking).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
-import pickle
 import re
 import shutil
-import socket
-import struct
-import sys
-import sysconfig
-import threading
 import time
 import weakref
-import zlib
-from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
 from whoosh import query as wq
-from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
 from . import __version__
-from .analysis import content_hash
+from .codec import Codec
 from .engine import Engine
-from .errors import (
-    IndexCorruptError,
-    IndexLockedError,
-    IndexNotFoundError,
-    IndexVersionError,
-    NotAnIndexError,
-    SearchlibError,
-)
+from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, NotAnIndexError, SearchlibError
 from .highlight import find_matches, html_highlight
 from .languages import DEFAULT_LANGUAGE, Language, get_language
-from .pipeline import Assembler, Pipeline, Piece, PieceResult, Task, default_jobs, pieces_of, tasks_of
+from .pipeline import Pipeline, default_jobs
 from .query import EntityLeaf, QueryCompiler, Vocabulary, check_entity_type
 from .ranking import DEFAULT, Ranking
+from .results import (
+    AddReport,
+    CheckReport,
+    DocumentInfo,
+    EntityCount,
+    EntityMention,
+    Hit,
+    IndexInfo,
+    Progress,
+    SearchResults,
+)
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
 from .sources import MAX_DOCUMENT_CHARS, Document, Source, SourceSet, given_id, path_id
-from .codec import Codec
+from .store import (
+    _DAMAGE,
+    _FORMAT,
+    DEFAULT_WAIT,
+    META_FILE,
+    ORIGINS_FILE,
+    _check_creatable,
+    _check_meta,
+    _check_postings,
+    _check_records,
+    _corrupt,
+    _describe,
+    _folder_size,
+    _FolderLock,
+    _is_empty_dir,
+    _now,
+    _open_whoosh,
+    _Origins,
+    _plural,
+    _read_origins,
+    _ReaderPool,
+    default_index_path,
+    index_exists,
+)
 from .whoosh_fixes import AndNot, Require
-
-ENV_INDEX = "SEARCHLIB_INDEX"
-DEFAULT_INDEX = "index"
-META_FILE = "searchlib.json"
-LOCK_FILE = "searchlib.lock"
-#: Where unchanged documents were last read from, when not from the file they were analyzed from.
-ORIGINS_FILE = "searchlib.paths.json"
-#: Seconds a writer waits for another writer to finish.
-DEFAULT_WAIT = 5.0
-#: Documents committed together: a crash loses at most the batch in flight.
-#: A batch ends at this many documents or :data:`BATCH_CHARS` characters.
-BATCH_DOCUMENTS = 1_000
-#: About two minutes of one core's analysis: a commit costs a fixed part per
-#: term, so larger batches index faster, and Whoosh keeps a batch's postings
-#: in memory (about 100 MB per million characters).
-BATCH_CHARS = 1_000_000
-#: Memory Whoosh may use for a batch's postings before it spills them to disk.
-WRITER_LIMIT_MB = 128
-#: Segments within a factor MERGE_FACTOR of each other in size are merged once
-#: there are MERGE_FACTOR of them: every search visits every segment, so fewer
-#: is faster, and each document is rewritten only about log8(index / batch) times.
-MERGE_FACTOR = 8
-_FORMAT = "searchlib-index"
-#: What Whoosh raises when an index file is truncated or its bytes are damaged.
-_DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
-_UNFINISHED_CREATION = re.compile(r"_MAIN_0\.toc(\.[0-9.]+)?|" + re.escape(META_FILE) + r"\.tmp")
-#: Times a reader retries a table of contents that a writer replaced just as it was opened.
-_TOC_RETRIES = 20
-#: Readers kept open for the next searches, per index; more threads searching
-#: at once open more, and close them afterwards.
-MAX_IDLE_READERS = 8
-
-
-@dataclass(frozen=True)
-class EntityMention:
-    """A named entity as written in a passage."""
-
-    text: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One passage that matched a search.
-
-    ``matches`` are ``(start, end)`` offsets into ``text``, one per marked
-    word: ``text[s:e]`` is the word as written. ``start`` and ``end`` place the
-    passage in its document.
-    """
-
-    rank: int
-    score: float
-    doc_id: str
-    passage: int
-    title: str
-    lang: str
-    text: str
-    start: int
-    end: int
-    matches: tuple[tuple[int, int], ...]
-    highlight: str
-    entities: tuple[EntityMention, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form of the hit, as ``searchlib search --format json`` prints it."""
-        data = asdict(self)
-        data["matches"] = [list(m) for m in self.matches]
-        data["entities"] = [asdict(e) for e in self.entities]
-        return data
-
-
-@dataclass(frozen=True)
-class SearchResults:
-    """The answer to one search: the ranked hits, the total, and a suggestion."""
-
-    query: str
-    total: int
-    suggestion: str | None
-    hits: tuple[Hit, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "query": self.query,
-            "total": self.total,
-            "suggestion": self.suggestion,
-            "hits": [hit.to_dict() for hit in self.hits],
-        }
-
-
-@dataclass(frozen=True)
-class EntityCount:
-    """How many passages mention an entity."""
-
-    text: str
-    label: str
-    passages: int
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    """What an index holds."""
-
-    path: str
-    documents: int
-    passages: int
-    languages: dict[str, int]
-    size_bytes: int
-    schema_version: int
-    searchlib_version: str
-
-
-@dataclass(frozen=True)
-class DocumentInfo:
-    """One indexed document: its id, title, main language and size."""
-
-    id: str
-    title: str
-    lang: str
-    passages: int
-    words: int
-
-
-@dataclass(frozen=True)
-class AddReport:
-    """What one call to :meth:`Index.add` did."""
-
-    documents: int
-    passages: int
-    words: int
-    unchanged: int
-    empty: int
-    #: Documents removed because their file is gone (``prune=True``).
-    pruned: int
-    seconds: float
-    warnings: tuple[str, ...]
-    #: Of ``seconds``, the time spent loading language models before analysis.
-    model_seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class CheckReport:
-    """What :meth:`Index.check` read and found consistent."""
-
-    documents: int
-    passages: int
-    segments: int
-    #: Postings lists read, one per term of every field.
-    terms: int
-    #: The commit the index is at: Whoosh's table-of-contents generation.
-    generation: int
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Sent to an ``on_progress`` callback after each indexed document (and each chunk of a long one)."""
-
-    documents: int
-    passages: int
-    words: int
-    seconds: float
-    #: Documents skipped so far: unchanged, or with no text.
-    skipped: int = 0
-    #: Documents the sources hold, when known before reading them (an upper bound).
-    total: int | None = None
-    #: Characters analyzed so far; a long document advances by each of its chunks.
-    chars: int = 0
-    #: Characters of the documents and files skipped so far (unchanged, unreadable, too long...).
-    skipped_chars: int = 0
-    #: Characters the sources hold, as far as known (text files not yet read count by their size).
-    total_chars: int | None = None
-    #: A batch is being committed: the analysis of what it holds is done.
-    writing: bool = False
-
-
-def default_index_path() -> Path:
-    """``$SEARCHLIB_INDEX`` if set, else ``./index``."""
-    return Path(os.environ.get(ENV_INDEX) or DEFAULT_INDEX)
-
-
-def bundled_corpus() -> Path:
-    """The folder of the article that ships with searchlib."""
-    candidates = [Path(__file__).resolve().parent.parent / "corpus"]
-    for scheme_path in {sysconfig.get_path("data"), sys.prefix}:
-        candidates.append(Path(scheme_path) / "share" / "searchlib" / "corpus")
-    for candidate in candidates:
-        if candidate.is_dir() and any(candidate.glob("*.txt")):
-            return candidate
-    raise SearchlibError("the bundled corpus is missing; reinstall searchlib with: pip install .")
-
-
-def index_exists(path: str | os.PathLike) -> bool:
-    """True when ``path`` holds a searchlib index (of any schema version)."""
-    return (Path(path) / META_FILE).is_file()
+from .writer import BATCH_DOCUMENTS, WRITER_LIMIT_MB, _AddRun, _cancel
 
 
 def create_index(path: str | os.PathLike) -> Index:
@@ -287,17 +115,6 @@ def _create(path: Path, *, exist_ok: bool) -> Index:
     return Index(path, windex.open_dir(str(path)))
 
 
-def _check_creatable(path: Path) -> None:
-    if index_exists(path):
-        raise SearchlibError(f"{path} already holds an index; open it with open_index() or pick another folder")
-    if path.exists() and not path.is_dir():
-        raise NotAnIndexError(f"{path} is a file, not an index folder; pick another --index path")
-    if path.is_dir() and not _is_empty_dir(path):
-        raise NotAnIndexError(
-            f"{path} is not empty and is not a searchlib index; pick an empty or new folder for --index"
-        )
-
-
 def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -> Index:
     """Open the index in ``path`` (default: :func:`default_index_path`).
 
@@ -318,170 +135,6 @@ def open_index(path: str | os.PathLike | None = None, *, create: bool = False) -
         raise IndexNotFoundError(f"no index at {path}; build one with: searchlib index [PATH...] --index {path}")
     _check_meta(path)
     return Index(path, _open_whoosh(path))
-
-
-def _open_whoosh(path: Path) -> windex.FileIndex:
-    """Open the Whoosh index in ``path`` and every segment its table of contents lists.
-
-    Opening only reads: a damaged file is reported, never repaired or removed.
-    """
-    for attempt in range(1, _TOC_RETRIES + 1):
-        try:
-            ix = windex.open_dir(str(path))
-            break
-        except windex.EmptyIndexError:
-            raise IndexCorruptError(_corrupt(path, "its table of contents is missing")) from None
-        except FileNotFoundError:
-            # A writer committed, and removed the table of contents we had
-            # just found, before we opened it: read the new one.
-            if attempt == _TOC_RETRIES:
-                raise IndexCorruptError(_corrupt(path, "its table of contents keeps vanishing")) from None
-            time.sleep(0.05)
-        except Exception as exc:  # whoosh raises many kinds on damaged files
-            raise IndexCorruptError(_corrupt(path, f"it cannot be read ({_describe(exc)})")) from None
-    try:
-        # Opening a reader opens every segment file (whoosh retries a file
-        # that a concurrent commit merged away), which finds a truncated one.
-        ix.reader().close()
-    except Exception as exc:
-        raise IndexCorruptError(_corrupt(path, _segment_damage(ix, exc))) from None
-    return ix
-
-
-def _segment_damage(ix: windex.FileIndex, exc: Exception) -> str:
-    """Say which segment file cannot be opened, for the error message."""
-    try:
-        toc = windex.TOC.read(ix.storage, ix.indexname)
-        for segment in toc.segments:
-            try:
-                SegmentReader(ix.storage, toc.schema, segment).close()
-            except Exception as segment_exc:
-                name = segment.make_filename(segment.COMPOUND_EXT) if segment.is_compound() else segment.segment_id()
-                return f"its segment file {name} cannot be read ({_describe(segment_exc)})"
-    except Exception:  # the table of contents itself went bad meanwhile: report the first error
-        pass
-    return f"it cannot be read ({_describe(exc)})"
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _check_meta(path: Path) -> None:
-    try:
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(_corrupt(path, f"{META_FILE} cannot be read ({exc})")) from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise NotAnIndexError(f"{path}/{META_FILE} is not a searchlib index description; point --index elsewhere")
-    version = meta.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise IndexVersionError(
-            f"the index at {path} has schema version {version}, and this searchlib ({__version__}) reads version "
-            f"{SCHEMA_VERSION}; rebuild it: move it aside, then run searchlib index [PATH...] --index {path}"
-        )
-
-
-def _corrupt(path: Path, why: str) -> str:
-    return f"the index at {path} is damaged: {why}; rebuild it: move it aside, then run searchlib index [PATH...] --index {path}"
-
-
-def _postings(reader: Any, fieldname: str, term: str | bytes) -> list[int]:
-    """Every document number posted under a term, reading each posting's value too."""
-    matcher = reader.postings(fieldname, term)
-    ids = []
-    while matcher.is_active():
-        ids.append(matcher.id())
-        matcher.value()
-        matcher.next()
-    return ids
-
-
-def _is_empty_dir(path: Path) -> bool:
-    # A checkout's index/ holds only its .gitignore. A creation killed before
-    # it wrote searchlib.json leaves Whoosh's first table of contents, which
-    # never lists a segment (commits start at generation 1): no data either.
-    # A creation under way holds the lock file.
-    return all(
-        entry.name.startswith(".") or entry.name == LOCK_FILE or _UNFINISHED_CREATION.fullmatch(entry.name)
-        for entry in path.iterdir()
-    )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class _ReaderPool:
-    """Readers of the last commit, each lent to one thread at a time.
-
-    A Whoosh reader cannot be shared by threads that read at once: every
-    segment reader reads its postings through one file object, with a
-    ``seek`` then a ``read`` (``whoosh/codec/whoosh3.py``, ``W3LeafMatcher``),
-    so two threads would read each other's positions. Readers are cheap to
-    open (the segment files are memory-mapped, so their pages are shared) and
-    read-only, so each search borrows one, and gives it back for the next.
-
-    When a commit changes the index, idle readers are closed and the next
-    searches open readers on the new commit; a search that is running keeps
-    its reader, which still sees the commit it opened (a mapped file outlives
-    the commit that deletes it), so it sees the old or the new commit, never
-    a mix. Whatever is kept per reader (the engine's statistics of it, its
-    query vocabulary) is thus only ever used by one thread at a time, and
-    needs no lock.
-    """
-
-    def __init__(self, ix: windex.FileIndex) -> None:
-        self._ix = ix
-        self._lock = threading.Lock()
-        self._generation = -1
-        self._idle: list[Any] = []
-        self._closed = False
-
-    @contextlib.contextmanager
-    def lend(self) -> Iterator[Any]:
-        """A reader on the last commit, for this thread alone until the block ends."""
-        latest = self._ix.latest_generation()
-        stale: list[Any] = []
-        with self._lock:
-            if self._closed:
-                raise SearchlibError("this index was closed; open it again with open_index()")
-            if latest != self._generation:
-                stale, self._idle = self._idle, []
-                self._generation = latest
-            generation = self._generation
-            reader = self._idle.pop() if self._idle else None
-        for old in stale:
-            old.close()
-        if reader is None:
-            reader = self._ix.reader()
-        try:
-            yield reader
-        finally:
-            with self._lock:
-                # A reader opened just after a commit is newer than `generation`:
-                # it is closed rather than pooled, which is merely wasteful.
-                keep = not self._closed and self._generation == generation == _generation_of(reader, generation)
-                if keep and len(self._idle) < MAX_IDLE_READERS:
-                    self._idle.append(reader)
-                else:
-                    keep = False
-            if not keep:
-                reader.close()
-
-    def close(self) -> None:
-        """Close the idle readers; readers still lent are closed when given back."""
-        with self._lock:
-            self._closed = True
-            idle, self._idle = self._idle, []
-        for reader in idle:
-            reader.close()
-
-
-def _generation_of(reader: Any, default: int) -> int:
-    """The commit a reader reads; an index with no segments has an empty reader, without one."""
-    generation = reader.generation()
-    return default if generation is None else generation
 
 
 class Index:
@@ -1009,474 +662,3 @@ class Index:
             terms=terms,
             generation=generation if generation is not None else self._ix.latest_generation(),
         )
-
-
-def _check_postings(
-    reader: Any, live: set[int], stored: dict[int, dict[str, Any]], problems: list[str]
-) -> tuple[dict[str, set[int]], int]:
-    """Decode every postings list; return the live records of each kind, and the number of terms."""
-    kinds: dict[str, set[int]] = {KIND_DOC: set(), KIND_PASSAGE: set()}
-    terms = 0
-    size = reader.doc_count_all()
-    for fieldname in sorted(reader.indexed_field_names()):
-        try:
-            for bterm in reader.lexicon(fieldname):
-                terms += 1
-                ids = _postings(reader, fieldname, bterm)
-                if any(not 0 <= i < size for i in ids):
-                    problems.append(f"postings of {fieldname}:{bterm!r} point past the last record")
-                posted = live.intersection(ids)
-                if fieldname == "kind":
-                    kinds.setdefault(bterm.decode("utf-8"), set()).update(posted)
-                elif fieldname == "doc_id":
-                    doc_id = bterm.decode("utf-8")
-                    wrong = sorted(i for i in posted if i in stored and stored[i].get("doc_id") != doc_id)
-                    if wrong:
-                        problems.append(f"postings of doc_id {doc_id!r} list records {wrong[:3]} of another document")
-        except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
-            problems.append(f"postings of field {fieldname} cannot be read ({_describe(exc)})")
-    unkinded = live - kinds[KIND_DOC] - kinds[KIND_PASSAGE]
-    if unkinded:
-        what = "record is" if len(unkinded) == 1 else "records are"
-        problems.append(f"{len(unkinded)} {what} neither a passage nor a document, e.g. {min(unkinded)}")
-    return kinds, terms
-
-
-def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]) -> list[str]:
-    """Check that document records and passages agree, from their stored fields."""
-    problems = []
-    expected: dict[str, int] = {}
-    for docnum in sorted(kinds[KIND_DOC] & stored.keys()):
-        fields = stored[docnum]
-        doc_id, count = fields.get("doc_id"), fields.get("passages")
-        if not isinstance(doc_id, str) or not isinstance(count, int):
-            problems.append(f"document record {docnum} lacks its id or passage count")
-        elif doc_id in expected:
-            problems.append(f"document {doc_id!r} has two records")
-        else:
-            expected[doc_id] = count
-    numbers: dict[str, list[int]] = defaultdict(list)
-    for docnum in sorted(kinds[KIND_PASSAGE] & stored.keys()):
-        fields = stored[docnum]
-        doc_id, number, text = fields.get("doc_id"), fields.get("passage"), fields.get("text")
-        start, end = fields.get("start"), fields.get("end")
-        if not (isinstance(doc_id, str) and isinstance(number, int) and isinstance(text, str)
-                and isinstance(start, int) and isinstance(end, int)):
-            problems.append(f"passage record {docnum} lacks its id, number, text or offsets")
-        elif end - start != len(text):
-            problems.append(f"passage {number} of {doc_id!r} holds {len(text)} characters, not {end - start}")
-        else:
-            numbers[doc_id].append(number)
-    for doc_id in sorted(numbers.keys() - expected.keys()):
-        problems.append(f"passages of {doc_id!r} have no document record")
-    for doc_id, count in sorted(expected.items()):
-        if sorted(numbers.get(doc_id, ())) != list(range(count)):
-            held = len(numbers.get(doc_id, ()))
-            problems.append(f"document {doc_id!r} should have {_plural(count, 'passage')}, the index holds {held}")
-    return problems
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _folder_size(path: Path) -> int:
-    total = 0
-    for entry in os.scandir(path):
-        # A writer may remove a file between the listing and the stat.
-        with contextlib.suppress(FileNotFoundError):
-            if entry.is_file():
-                total += entry.stat().st_size
-    return total
-
-
-def _cancel(writer: Any) -> None:
-    # A commit that failed has already released its writer; cancelling it
-    # again would raise "This writer is closed" and hide the real error.
-    if not writer.is_closed:
-        writer.cancel()
-
-
-class _FolderLock:
-    """``searchlib.lock`` in an index folder, held by the one process that writes there.
-
-    The lock is an advisory ``flock``: the kernel releases it when its holder
-    dies, so a lock left by a killed process never blocks anyone, and a live
-    holder is never broken. The holder writes who it is into the file, for
-    the message of a writer that waited in vain.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / LOCK_FILE
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        self._held = False
-
-    def acquire(self, wait: float) -> None:
-        """Take the lock, waiting at most ``wait`` seconds; raise :class:`IndexLockedError` if still held."""
-        import fcntl
-
-        deadline = time.monotonic() + max(wait, 0.0)
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if time.monotonic() >= deadline:
-                raise IndexLockedError(
-                    f"the index at {self.path.parent} is being written by {_lock_holder(self.fd)} (lock {self.path}); "
-                    f"waited {wait:g}s. Wait for it to finish, or retry with a longer --wait"
-                )
-            time.sleep(0.05)
-        self._held = True
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv), "since": _now()}
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, json.dumps(info).encode("utf-8"), 0)
-
-    def release(self) -> None:
-        import fcntl
-
-        if self._held:
-            os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            self._held = False
-
-    def close(self) -> None:
-        try:
-            self.release()
-        finally:
-            os.close(self.fd)
-
-
-def _lock_holder(fd: int) -> str:
-    try:
-        info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
-        return f"process {info['pid']} on {info['host']} ({info['command']!r}, since {info['since']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another process"
-
-
-def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    """Consecutive documents, up to ``size`` of them or :data:`BATCH_CHARS` characters."""
-    batch: list[Document] = []
-    chars = 0
-    for item in items:
-        batch.append(item)
-        chars += len(item.text)
-        if len(batch) >= size or chars >= BATCH_CHARS:
-            yield batch
-            batch, chars = [], 0
-    if batch:
-        yield batch
-
-
-def _merge_similar(writer: Any, segments: list[Any]) -> list[Any]:
-    """Whoosh merge policy: merge :data:`MERGE_FACTOR` segments of similar size, if there are so many.
-
-    Whoosh's own policy (``MERGE_SMALL``) lets batches of a million characters
-    pile up to twenty segments, then merges them all at once: searches are
-    slow until then, and the commit that merges takes minutes. Here a commit
-    merges at most one group, of the smallest segments within a factor
-    :data:`MERGE_FACTOR` of each other; a large segment is never rewritten
-    for the sake of a few small ones.
-    """
-    ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
-    for i in range(len(ordered) - MERGE_FACTOR + 1):
-        group = ordered[i : i + MERGE_FACTOR]
-        if group[-1].doc_count_all() < MERGE_FACTOR * max(group[0].doc_count_all(), 1):
-            for segment in group:
-                reader = SegmentReader(writer.storage, writer.schema, segment)
-                writer.add_reader(reader)
-                reader.close()
-            return [segment for segment in segments if segment not in group]
-    return segments
-
-
-class _Origins:
-    """Where documents were last read from, when it is not the file they were analyzed from.
-
-    A document's record keeps the file it was analyzed from (``path``), and
-    a record cannot change without analyzing the document again. An
-    unchanged document read from another file (a copy, a moved folder), or
-    given as an object, is not analyzed again: its new origin is kept here,
-    in :data:`ORIGINS_FILE`, with the content hash it holds for, so that
-    ``--prune`` follows the file a document is now read from. Once the
-    document is analyzed again, its record has the new path, and its entry
-    goes: it is dropped, and the file saved, before the commit that replaces
-    the document, so an entry never outlives the content it was made for.
-    New entries are saved at the end of a write; a crash that loses them
-    leaves the recorded paths of the last run, which the next run brings
-    up to date. Only the holder of the write lock reads or writes the file,
-    and it is replaced whole, atomically.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self._file = folder / ORIGINS_FILE
-        self.reload()
-
-    def reload(self) -> None:
-        """Read the file again (another writer may have changed it); unsaved changes are lost."""
-        self._entries = _read_origins(self._file)
-        self._changed = False
-        self._forgotten = False
-
-    def path_of(self, doc_id: str, content_hash: str | None, recorded: str | None) -> str | None:
-        """The file a document was last read from: its entry, if made for this content, else ``recorded``."""
-        entry = self._entries.get(doc_id)
-        return entry[1] if entry is not None and entry[0] == content_hash else recorded
-
-    def read_from(self, doc_id: str, content_hash: str, recorded: str | None, path: str | None) -> None:
-        """An unchanged document was read from ``path`` (``None``: not from a file)."""
-        if path == self.path_of(doc_id, content_hash, recorded):
-            return
-        if path == recorded:
-            del self._entries[doc_id]
-        else:
-            self._entries[doc_id] = (content_hash, path)
-        self._changed = True
-
-    def forget(self, doc_ids: Iterable[str]) -> None:
-        """Documents about to be analyzed again, or removed."""
-        for doc_id in doc_ids:
-            if self._entries.pop(doc_id, None) is not None:
-                self._changed = self._forgotten = True
-
-    def save(self, *, only_if_forgotten: bool = False) -> None:
-        if not self._changed or (only_if_forgotten and not self._forgotten):
-            return
-        if self._entries:
-            data = {"format": "searchlib-paths", "documents": {k: list(v) for k, v in self._entries.items()}}
-            tmp = self._file.with_name(ORIGINS_FILE + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as out:
-                json.dump(data, out, ensure_ascii=False)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self._file)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self._file)
-        self._changed = self._forgotten = False
-
-
-def _read_origins(path: Path) -> dict[str, tuple[str, str | None]]:
-    """The entries of :data:`ORIGINS_FILE`; none if it does not exist."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(_origins_damaged(path, str(exc))) from None
-    documents = data.get("documents") if isinstance(data, dict) and data.get("format") == "searchlib-paths" else None
-    if not isinstance(documents, dict) or not all(
-        isinstance(v, list) and len(v) == 2 and isinstance(v[0], str) and isinstance(v[1], (str, type(None)))
-        for v in documents.values()
-    ):
-        raise IndexCorruptError(_origins_damaged(path, "not a list of documents and paths"))
-    return {doc_id: (entry[0], entry[1]) for doc_id, entry in documents.items()}
-
-
-def _origins_damaged(path: Path, why: str) -> str:
-    return (
-        f"the index at {path.parent} is damaged: {path.name} cannot be read ({why}); remove that file (it only "
-        "records where unchanged documents were last read from, for --prune), then index the folders again"
-    )
-
-
-@dataclass(frozen=True)
-class _BatchEnd:
-    """Marks the end of a batch in the stream of tasks: time to commit."""
-
-    number: int
-    #: Documents to remove: indexed before, and now without text.
-    stale: tuple[str, ...]
-
-
-class _AddRun:
-    """One call of :meth:`Index.add`: plans the batches, then writes and commits them.
-
-    :meth:`plan` runs ahead of :meth:`write` by the tasks in flight, so a batch
-    can be planned before the one before it is committed. What the earlier,
-    uncommitted batches will write is in ``_pending``, so that the plan is the
-    same as if each batch had been committed before the next was read.
-    """
-
-    def __init__(
-        self,
-        index: Index,
-        forced: Language | None,
-        batch_size: int,
-        wait: float,
-        warn: Callable[[str], None],
-        on_progress: Callable[[Progress], None] | None,
-        started: float,
-        total: int | None,
-        origins: _Origins,
-        sources: SourceSet,
-        lock: _FolderLock,
-        pipeline: Pipeline,
-    ) -> None:
-        self._index = index
-        self._lock = lock
-        self._pipeline = pipeline
-        self._origins = origins
-        self._sources = sources
-        self._chars = 0
-        self._skipped_chars = 0
-        self._doc_chars = self._doc_start = 0
-        self._forced = forced
-        self._batch_size = batch_size
-        self._wait = wait
-        self._warn = warn
-        self._on_progress = on_progress
-        self._started = started
-        self._total = total
-        self.counts = {"documents": 0, "passages": 0, "words": 0, "unchanged": 0, "empty": 0, "pruned": 0}
-        #: doc id → (batch number, content hash, file) of documents planned but not yet committed.
-        self._pending: dict[str, tuple[int, str, str | None]] = {}
-        #: (content hash, file, whether an older version is to be deleted, characters) of each planned
-        #: document, in order.
-        self._planned: deque[tuple[str, str | None, bool, int]] = deque()
-        self._digest = ""
-        self._source: str | None = None
-        self._assembler = Assembler()
-        self._writer: Any = None
-
-    # -- planning (reads the index) ----------------------------------------
-
-    def plan(self, documents: Iterable[Document]) -> Iterator[Task | _BatchEnd]:
-        for number, batch in enumerate(_batched(documents, self._batch_size)):
-            latest = {doc.id: doc for doc in batch}  # a repeated id: the last one wins
-            decisions = self._decide(latest.values())
-            languages = {lang for doc, _, digest, indexed, lang in decisions if digest and digest != indexed[0]}
-            if languages and not self._pipeline.loaded(languages) and not self._pending and self._writer is None:
-                # Loading a language model takes seconds: not while holding the lock, which other
-                # writers wait for. Nothing is uncommitted, so the lock can go, and come back.
-                self._origins.save()
-                self._lock.release()
-                self._pipeline.load(languages)
-                self._lock.acquire(self._wait)
-                self._index._clean_leftovers()
-                self._origins.reload()
-                decisions = self._decide(latest.values())  # another writer may have written meanwhile
-            pieces, stale = self._apply(number, decisions)
-            yield from tasks_of(pieces)
-            yield _BatchEnd(number, tuple(stale))
-
-    def _decide(
-        self, documents: Iterable[Document]
-    ) -> list[tuple[Document, bool, str | None, tuple[Any, ...], str | None]]:
-        """For each document: whether an older version exists, its content hash (``None``: no text),
-        the (hash, file) it is indexed with, and its language code (``None``: to detect). Only reads."""
-        decisions = []
-        with self._index._reading() as searcher:
-            reader = searcher.reader()
-            for doc in documents:
-                pending = self._pending.get(doc.id)  # (batch, hash, path)
-                record = None
-                if ("doc_id", doc.id) in reader:  # a cheap test first: most documents are new
-                    record = searcher.document(kind=KIND_DOC, doc_id=doc.id)
-                exists = record is not None or pending is not None
-                if pending is not None:
-                    indexed: tuple[Any, ...] = pending[1:]
-                else:
-                    indexed = (record.get("hash"), record.get("path")) if record else (None, None)
-                digest = content_hash(doc) if doc.text.strip() else None
-                language = self._index._language_of(doc, self._forced)
-                decisions.append((doc, exists, digest, indexed, language.code if language else None))
-        return decisions
-
-    def _apply(
-        self, number: int, decisions: list[tuple[Document, bool, str | None, tuple[Any, ...], str | None]]
-    ) -> tuple[list[Piece], list[str]]:
-        """Plan batch ``number`` from its decisions: the pieces to analyze, and the documents to remove."""
-        pieces: list[Piece] = []
-        stale: list[str] = []
-        for doc, exists, digest, indexed, lang in decisions:
-            if digest is None:
-                self.counts["empty"] += 1
-                self._skipped_chars += len(doc.text)
-                self._warn(f"{doc.id}: skipped, no text")
-                if exists:
-                    stale.append(doc.id)
-                    self._origins.forget([doc.id])
-                continue
-            if indexed[0] == digest:
-                # Unchanged, wherever it was read from: only its origin is recorded.
-                self.counts["unchanged"] += 1
-                self._skipped_chars += len(doc.text)
-                self._origins.read_from(doc.id, digest, indexed[1], doc.path)
-                continue
-            self._origins.forget([doc.id])
-            self._pending[doc.id] = (number, digest, doc.path)
-            self._planned.append((digest, doc.path, exists, len(doc.text)))
-            pieces.extend(pieces_of(doc, lang))
-        return pieces, stale
-
-    # -- writing -----------------------------------------------------------
-
-    def write(self, item: Task | _BatchEnd, results: list[PieceResult] | None) -> None:
-        if isinstance(item, _BatchEnd):
-            self._commit(item)
-            return
-        assert results is not None
-        writer = self._open()
-        for piece, result in zip(item.pieces, results):
-            if piece.first:
-                self._digest, self._source, exists, self._doc_chars = self._planned.popleft()
-                self._doc_start = self._chars
-                if exists:
-                    writer.delete_by_term("doc_id", piece.document.id)
-            for record in self._assembler.records(piece, result, self._digest):
-                if record["kind"] == KIND_DOC:
-                    record["path"] = self._source
-                writer.add_document(**record)
-            self.counts["passages"] += len(result.passages)
-            self.counts["words"] += result.words
-            # Chunks leave out the blank stretches between them: count the whole text.
-            self._chars = self._doc_start + self._doc_chars if piece.last else self._chars + len(piece.document.text)
-            if piece.last:
-                self.counts["documents"] += 1
-            self._progress()
-
-    def _commit(self, end: _BatchEnd) -> None:
-        # Before the commit that replaces documents: see _Origins.
-        self._origins.save(only_if_forgotten=True)
-        if end.stale:
-            writer = self._open()
-            for doc_id in end.stale:
-                writer.delete_by_term("doc_id", doc_id)
-        if self._writer is not None:
-            self._progress(writing=True)
-            self._writer.commit(mergetype=_merge_similar)
-            self._writer = None
-        self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
-        self._progress()  # documents skipped show too
-
-    def _open(self) -> Any:
-        if self._writer is None:
-            self._writer = self._index._writer(self._wait)
-        return self._writer
-
-    def cancel(self) -> None:
-        if self._writer is not None:
-            _cancel(self._writer)
-            self._writer = None
-
-    def _progress(self, *, writing: bool = False) -> None:
-        if self._on_progress is not None:
-            c = self.counts
-            self._on_progress(
-                Progress(
-                    c["documents"],
-                    c["passages"],
-                    c["words"],
-                    time.monotonic() - self._started,
-                    skipped=c["unchanged"] + c["empty"],
-                    total=self._total,
-                    chars=self._chars,
-                    skipped_chars=self._skipped_chars + self._sources.skipped_chars,
-                    total_chars=self._sources.total_chars,
-                    writing=writing,
-                )
-            )

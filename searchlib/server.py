@@ -38,11 +38,12 @@ from .errors import (
     IndexNotFoundError,
     SearchlibError,
 )
-from .index import DEFAULT_WAIT, ENV_INDEX, Index, default_index_path, open_index
+from .index import Index, open_index
 from .languages import DEFAULT_LANGUAGE, get_language
 from .nlp import lemma_tables
 from .query import MAX_QUERY_CHARS
 from .sources import Document
+from .store import DEFAULT_WAIT, ENV_INDEX, default_index_path
 from .text import clean_text
 
 try:
@@ -71,7 +72,7 @@ MAX_LISTED = 1000
 #: Largest body a POST /documents may send (a few minutes of analysis at most).
 MAX_BODY_BYTES = 4 * 1024 * 1024
 #: Threads per process that run requests. Searches hold the GIL, so more
-#: threads add no speed, only readers held open (see MAX_IDLE_READERS).
+#: threads add no speed, only readers held open (see store.MAX_IDLE_READERS).
 REQUEST_THREADS = 8
 #: Seconds a write waits for another writer (another process's ``searchlib index``) before a 503.
 WRITE_WAIT = DEFAULT_WAIT

@@ -26,7 +26,7 @@ from .text import clean_text
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 #: The longest document indexed unless told otherwise (``--max-chars``): about
-#: 500 pages, a long book, and the size of a batch (``index.BATCH_CHARS``). A
+#: 500 pages, a long book, and the size of a batch (``writer.BATCH_CHARS``). A
 #: document is analyzed and committed whole: the index shows none of it until
 #: it is all written, and a batch's postings held in memory beyond 128 MB spill
 #: to temporary files (152 MB of them for a document of 2,000,000 characters,

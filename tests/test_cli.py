@@ -233,7 +233,7 @@ def test_cli_progress_of_one_long_document_advances_with_its_chunks_and_shows_th
 
 
 def test_cli_progress_time_left_goes_by_characters():
-    from searchlib.index import Progress
+    from searchlib import Progress
 
     class Screen:
         text = ""
@@ -262,7 +262,7 @@ def test_cli_progress_time_left_goes_by_characters():
     ],
 )
 def test_cli_index_summary_leaves_model_loading_out_of_the_rate(seconds, model, expected):
-    from searchlib.index import AddReport
+    from searchlib import AddReport
 
     report = AddReport(documents=3, passages=9, words=10_000, unchanged=0, empty=0, pruned=0, seconds=seconds,
                        warnings=(), model_seconds=model)

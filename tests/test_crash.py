@@ -19,7 +19,7 @@ from whoosh import index as windex
 from whoosh.filedb.filestore import FileStorage
 
 from searchlib import open_index
-from searchlib.index import LOCK_FILE, META_FILE, index_exists
+from searchlib.store import LOCK_FILE, META_FILE, index_exists
 
 KILLS = 24
 BATCH = 5

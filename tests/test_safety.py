@@ -23,8 +23,8 @@ from whoosh import index as windex
 from whoosh import query as wq
 
 from searchlib import create_index, open_index
-from searchlib.index import LOCK_FILE, META_FILE, ORIGINS_FILE, index_exists
 from searchlib.schema import make_schema
+from searchlib.store import LOCK_FILE, META_FILE, ORIGINS_FILE, index_exists
 
 
 @pytest.fixture()

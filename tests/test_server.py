@@ -469,7 +469,7 @@ def test_server_killed_during_a_write_leaves_the_last_commit_intact(seed_copy):
 
 def wait_for_writer(path, timeout=60.0):
     """Wait until a process holds the write lock of the index at ``path``."""
-    from searchlib.index import LOCK_FILE
+    from searchlib.store import LOCK_FILE
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
