@@ -13,8 +13,11 @@ every matching passage at once, and gives the same scores:
 * ``Or`` adds its parts' scores where they match, ``DisjunctionMax`` keeps the
   best, ``And`` adds where all match, ``AndNot``, ``Require`` and ``AndMaybe``
   filter or add as their matchers do; a boost multiplies;
-* anything else (phrases, prefixes, fuzzy terms, ``NOT`` alone) is left to
-  Whoosh's own matcher for that node, walked to the end.
+* a prefix, a wildcard or a fuzzy term (scored, as searchlib compiles them)
+  expands to the segment's terms it matches, each scored as a term, the
+  scores added, as Whoosh's ``MultiTerm`` matcher does;
+* anything else (phrases, ``NOT`` alone) is left to Whoosh's own matcher for
+  that node, walked to the end.
 
 Scoring every match is what makes the top k exact: the document-level
 evidence of each passage is added before ranking, and ties go to index order,
@@ -61,6 +64,7 @@ _UNION = {wq.Or, DefaultOr, SplitOr, PreloadedOr}
 _MAX = {whoosh_fixes.DisjunctionMax}
 _REQUIRE = {wq.Require, whoosh_fixes.Require}
 _AND_NOT = {wq.AndNot, whoosh_fixes.AndNot}
+_MULTI_TERM = {wq.Prefix, wq.Wildcard, wq.FuzzyTerm}
 
 Scored = tuple[np.ndarray, np.ndarray]  # sorted segment docnums, and their scores
 Ranked = tuple[int, float, str]  # (docnum, score, doc_id)
@@ -198,6 +202,8 @@ class Engine:
             required, _ = self._eval(q.b, segment, run)
             keep = np.isin(ids, required, assume_unique=True)
             return ids[keep], scores[keep]
+        elif kind in _MULTI_TERM and not q.constantscore:
+            ids, scores = self._expanded(q, segment, run)
         elif kind is DocumentQuery:
             return self._documents(q, segment, run)
         elif kind is wq.AndMaybe:
@@ -240,6 +246,16 @@ class Engine:
         # Whoosh's bm25(), term for term, so that the scores are the same.
         scores = p.idf * ((weights * (p.k1 + 1)) / (weights + p.k1 * ((1 - p.b) + p.b * lengths / p.avgfl)))
         return ids, scores
+
+    def _expanded(self, q: wq.MultiTerm, segment: _Segment, run: _Run) -> Scored:
+        """The terms of this segment that ``q`` matches, each scored as a term, summed (boost not applied)."""
+        fieldname = q.field()
+        if fieldname not in segment.reader.schema:
+            return _EMPTY_IDS, _EMPTY_SCORES
+        # Prefixes and wildcards give bytes, fuzzy terms str.
+        texts = (text.decode("utf-8") if isinstance(text, bytes) else text for text in q._btexts(segment.reader))
+        terms = [wq.Term(fieldname, text) for text in texts if text]
+        return _union([self._term(t, segment, run) for t in terms], segment.size, np.add)
 
     def _documents(self, q: DocumentQuery, segment: _Segment, run: _Run) -> Scored:
         """The records ``q.query`` matches, carried to their documents' passages in this segment."""

@@ -583,17 +583,26 @@ class QueryCompiler:
             title_weight = self.ranking.title_weight * lang_weight
             targets = ((fold_field(lang.code), lang_weight, body), (title_fold_field(lang.code), title_weight, title))
             for fieldname, weight, into in targets:
+                # Scored, each term the pattern matches by BM25, the scores
+                # added: Whoosh's default "constant score" gives every match
+                # 1.0 or the BM25 sum depending on how many terms match and
+                # how many documents a segment holds.
                 if isinstance(q, wq.FuzzyTerm):
                     # The first letter must match (``word~2/2`` asks for more):
                     # Whoosh checks the edit distance of every term that shares
                     # the prefix, so with none it reads the whole vocabulary.
                     sub: wq.Query = wq.FuzzyTerm(
-                        fieldname, text, boost=weight, maxdist=q.maxdist, prefixlength=max(q.prefixlength, FUZZY_PREFIX)
+                        fieldname,
+                        text,
+                        boost=weight,
+                        maxdist=q.maxdist,
+                        prefixlength=max(q.prefixlength, FUZZY_PREFIX),
+                        constantscore=False,
                     )
                 elif isinstance(q, wq.Prefix):
-                    sub = wq.Prefix(fieldname, text, boost=weight)
+                    sub = wq.Prefix(fieldname, text, boost=weight, constantscore=False)
                 else:
-                    sub = wq.Wildcard(fieldname, text, boost=weight)
+                    sub = wq.Wildcard(fieldname, text, boost=weight, constantscore=False)
                 into.append(sub)
             if positive and q.fieldname == "text":
                 out.leaves.append(PatternLeaf(body[-1]))
