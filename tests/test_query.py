@@ -50,3 +50,24 @@ def test_query_words_with_inner_punctuation(seed_index, query):
     results = seed_index.search(query)
     assert results.total >= 1
     assert all(hit.matches for hit in results.hits[:1])
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "limit", "within"),
+    [
+        ("victimes", "victimmes", 1, True),  # one insertion
+        ("victimes", "vicitmes", 1, True),  # a swap of neighbours counts one
+        ("victimes", "vcitimes", 1, True),
+        ("victimes", "vitcimse", 1, False),  # two swaps
+        ("victimes", "vitcimse", 2, True),
+        ("prostitution", "prostitusion", 1, True),
+        ("prostitution", "prostitusiom", 1, False),
+        ("ab", "ba", 0, False),
+        ("traite", "traite", 0, True),
+    ],
+)
+def test_query_suggestion_distance_counts_a_swap_as_one_edit(a, b, limit, within):
+    from searchlib.query import _within
+
+    assert _within(a, b, limit) is within
+    assert _within(b, a, limit) is within
