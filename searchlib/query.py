@@ -23,6 +23,7 @@ lemmas first and the folded ones with a lower weight, so ``traité`` ranks
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import re
@@ -387,7 +388,7 @@ class QueryCompiler:
         bonus = self._proximity(compiled) if self.ranking.proximity_weight else []
         if bonus:
             query = wq.AndMaybe(query, _any(bonus))
-        compiled.query = query.normalize()
+        compiled.query = normalized(query)
         return compiled
 
     def _route(self, text: str) -> None:
@@ -751,6 +752,66 @@ class QueryCompiler:
                 if _within(candidate, word, maxdist):
                     candidates.append((_distance(fold(candidate), fold(word)), -documents, candidate))
         return min(candidates)[2] if candidates else None
+
+
+def normalized(q: wq.Query) -> wq.Query:
+    """``q.normalize()``, the same tree, without Whoosh's deep copies.
+
+    Whoosh's normalize copies every subquery it lifts out of a nested
+    ``Or`` or ``And`` (``with_boost``, a ``deepcopy``), even when its boost is
+    unchanged: a fifth of a French question's time. Compiled trees are built
+    for one search and never changed, so a lifted subquery is shared, and a
+    reboosted one is copied shallowly. Any node this does not know is left to
+    its own ``normalize()``.
+    """
+    kind = type(q)
+    if kind is DocumentQuery:
+        inner = normalized(q.query)
+        return wq.NullQuery if inner is wq.NullQuery else DocumentQuery(inner, passages=q.passages)
+    if isinstance(q, wq.compound.BinaryQuery) and kind.normalize is wq.compound.BinaryQuery.normalize:
+        a, b = normalized(q.a), normalized(q.b)
+        if a is wq.NullQuery:
+            return b
+        if b is wq.NullQuery:
+            return a
+        return kind(a, b)
+    if kind.normalize not in _COMPOUND_NORMALIZE:
+        return q.normalize()
+    subqueries: list[wq.Query] = []
+    for sub in q.subqueries:
+        sub = normalized(sub)
+        if isinstance(sub, kind):
+            subqueries += [_reboosted(inner, inner.boost * sub.boost) for inner in sub]
+        else:
+            subqueries.append(sub)
+    if any(isinstance(sub, _MERGED_BY_NORMALIZE) for sub in subqueries):
+        return kind(subqueries, boost=q.boost).normalize()  # ranges and Every: Whoosh merges them
+    unique = [sub for sub in dict.fromkeys(subqueries) if sub is not wq.NullQuery]
+    if not unique:
+        return wq.NullQuery
+    if len(unique) == 1:
+        sub = unique[0]
+        sub_boost = getattr(sub, "boost", 1.0)
+        return sub if q.boost == 1.0 and sub_boost == 1.0 else _reboosted(sub, sub_boost * q.boost)
+    norm = kind(unique, boost=q.boost)
+    for name in ("minmatch", "scale", "tiebreak"):
+        if hasattr(q, name):
+            setattr(norm, name, getattr(q, name))
+    return norm
+
+
+def _reboosted(q: wq.Query, boost: float) -> wq.Query:
+    if boost == q.boost:
+        return q
+    if type(q).with_boost is not wq.Query.with_boost:
+        return q.with_boost(boost)  # a query that passes its boost on
+    q = copy.copy(q)
+    q.boost = boost
+    return q
+
+
+_COMPOUND_NORMALIZE = (wq.compound.CompoundQuery.normalize, wq.Or.normalize, wq.DisjunctionMax.normalize)
+_MERGED_BY_NORMALIZE = (wq.Every, wq.TermRange, wq.NumericRange)
 
 
 def check_entity_type(value: str) -> str:

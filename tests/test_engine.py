@@ -87,3 +87,26 @@ def test_engine_filters_rank_as_whoosh_matchers_do(engine_index, filters):
             engine_index._rank = original
         assert engine.total == reference.total, (query, filters)
         assert [(h.doc_id, h.passage) for h in engine.hits] == [(h.doc_id, h.passage) for h in reference.hits], (query, filters)
+
+
+@pytest.mark.slow
+def test_engine_compiled_queries_are_normalized_as_whoosh_does(engine_index, monkeypatch):
+    """searchlib.query.normalized skips Whoosh's deep copies; the tree must be the one ``normalize()`` gives."""
+    import searchlib.query
+
+    light = searchlib.query.normalized
+    compared = []
+
+    def checked(q):
+        expected = q.normalize()
+        got = light(q)
+        assert got == expected, f"{q!r}: {got!r} != {expected!r}"
+        compared.append(q)
+        return got
+
+    monkeypatch.setattr(searchlib.query, "normalized", checked)
+    piaf = [json.loads(line)["text"] for line in shared("piaf/queries.jsonl").read_text(encoding="utf-8").splitlines()[:200:4]]
+    for query in QUERIES + piaf:
+        engine_index.search(query, plain=query in piaf, limit=5, highlight=False)
+        engine_index.search(query, plain=query in piaf, limit=5, highlight=False, per_doc=True, lang="fr")
+    assert len(compared) > 1000
