@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from .phrases import chains
@@ -62,7 +63,9 @@ def find_matches(
         elif isinstance(leaf, PhraseLeaf):
             wanted.update((leaf.field, t) for slot in leaf.slots for t in slot)
         elif isinstance(leaf, PatternLeaf):
-            expanded = [(f, b.decode("utf-8") if isinstance(b, bytes) else b) for f, b in leaf.query.expanded_terms(reader)]
+            q = leaf.query
+            found = q.expanded_terms(reader) if isinstance(q, wq.MultiTerm) else q.iter_all_terms()
+            expanded = [(f, b.decode("utf-8") if isinstance(b, bytes) else b) for f, b in found]
             pattern_terms[i] = expanded
             wanted.update(expanded)
 

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
+from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 from whoosh import fields as wfields
 from whoosh import qparser
@@ -116,7 +117,8 @@ class PhraseLeaf:
 
 @dataclass(frozen=True)
 class PatternLeaf:
-    """A prefix, wildcard or fuzzy term, expanded against the index when highlighting."""
+    """A prefix or wildcard, expanded against the index when highlighting, or a fuzzy
+    term's query, its terms already chosen."""
 
     query: wq.Query
 
@@ -295,6 +297,7 @@ class Vocabulary:
         self._seen: dict[tuple[str, str], bool] = {}
         self._lexicon: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
         self._words: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self._prefixed: dict[tuple[str, str], list[str]] = {}
 
     def exists(self, fieldname: str, term: str) -> bool:
         key = (fieldname, term)
@@ -323,6 +326,21 @@ class Vocabulary:
                             counts[surface] = counts.get(surface, 0) + info.doc_frequency()
             found = self._words[key] = sorted(counts.items(), key=lambda item: -item[1])
         return found
+
+    def within(self, fieldname: str, text: str, maxdist: int, prefixlength: int) -> list[str]:
+        """The terms of ``fieldname`` at most ``maxdist`` edits from ``text`` (a swap of
+        neighbours counting one) that share its first ``prefixlength`` characters.
+
+        A fuzzy term is expanded once, here, for ranking and highlighting
+        alike: Whoosh expands it again for each, in Python, segment by segment.
+        """
+        prefix = text[:prefixlength]
+        key = (fieldname, prefix)
+        terms = self._prefixed.get(key)
+        if terms is None:
+            terms = self._prefixed[key] = [b.decode("utf-8") for b in self.reader.expand_prefix(fieldname, prefix)]
+        near = process.extract(text, terms, scorer=OSA.distance, score_cutoff=maxdist, limit=None)
+        return sorted(term for term, _, _ in near)
 
     def lexicon(self, folded: str, code: str) -> list[tuple[str, str, int]]:
         """``(surface, lemma, documents)`` of the lexicon entries keyed ``folded`` in language ``code``."""
@@ -591,16 +609,11 @@ class QueryCompiler:
                 # how many documents a segment holds.
                 if isinstance(q, wq.FuzzyTerm):
                     # The first letter must match (``word~2/2`` asks for more):
-                    # Whoosh checks the edit distance of every term that shares
-                    # the prefix, so with none it reads the whole vocabulary.
-                    sub: wq.Query = wq.FuzzyTerm(
-                        fieldname,
-                        text,
-                        boost=weight,
-                        maxdist=q.maxdist,
-                        prefixlength=max(q.prefixlength, FUZZY_PREFIX),
-                        constantscore=False,
-                    )
+                    # every term that shares the prefix is compared, so with
+                    # none the whole vocabulary would be.
+                    prefixlength = max(q.prefixlength, FUZZY_PREFIX)
+                    near = self.vocabulary.within(fieldname, text, q.maxdist, prefixlength)
+                    sub: wq.Query = _any([wq.Term(fieldname, t, boost=weight) for t in near]) if near else wq.NullQuery
                 elif isinstance(q, wq.Prefix):
                     sub = wq.Prefix(fieldname, text, boost=weight, constantscore=False)
                 else:

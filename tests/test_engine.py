@@ -110,3 +110,28 @@ def test_engine_compiled_queries_are_normalized_as_whoosh_does(engine_index, mon
         engine_index.search(query, plain=query in piaf, limit=5, highlight=False)
         engine_index.search(query, plain=query in piaf, limit=5, highlight=False, per_doc=True, lang="fr")
     assert len(compared) > 1000
+
+
+@pytest.mark.slow
+def test_engine_fuzzy_terms_expand_to_whooshs_terms_within(engine_index):
+    """Fuzzy terms are expanded once, with rapidfuzz: the terms Whoosh's own Damerau-Levenshtein walk finds."""
+    import random
+
+    from searchlib.query import Vocabulary
+
+    reader = engine_index._ix.reader()
+    vocabulary = Vocabulary(reader)
+    words = [t.decode("utf-8") for t in reader.lexicon("fold_fr")]
+    words = [w for w in words if w.isalpha() and len(w) >= 5]
+    rng = random.Random(2026)
+    compared = 0
+    for word in rng.sample(words, 60):
+        i = rng.randrange(1, len(word) - 1)
+        typos = [word[:i] + word[i + 1 :], word[:i] + word[i + 1] + word[i] + word[i + 2 :], word[:i] + "x" + word[i + 1 :]]
+        for typo in typos:
+            for maxdist in (1, 2):
+                expected = sorted(t.decode("utf-8") if isinstance(t, bytes) else t for t in reader.terms_within("fold_fr", typo, maxdist, prefix=1))
+                got = vocabulary.within("fold_fr", typo, maxdist, 1)
+                assert got == expected, (typo, maxdist)
+                compared += bool(got)
+    assert compared >= 200
