@@ -547,9 +547,8 @@ class Index:
         return found
 
     def _languages(self, reader: Any) -> list[Language]:
-        """The languages of the live passages: a deleted document's terms stay in the lexicon until a merge."""
-        codes = [b.decode("utf-8") for b in reader.lexicon("lang")]
-        languages = [get_language(code) for code in codes if reader.postings("lang", code).is_active()]
+        """The languages of the live passages (looked up once per reader)."""
+        languages = [get_language(code) for code in self._vocabulary(reader).live("lang")]
         return languages or [DEFAULT_LANGUAGE]
 
     def entities(self, *, label: str | None = None, limit: int | None = None) -> list[EntityCount]:

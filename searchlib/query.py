@@ -298,6 +298,7 @@ class Vocabulary:
         self._lexicon: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
         self._words: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self._prefixed: dict[tuple[str, str], list[str]] = {}
+        self._live: dict[str, list[str]] = {}
 
     def exists(self, fieldname: str, term: str) -> bool:
         key = (fieldname, term)
@@ -325,6 +326,14 @@ class Vocabulary:
                         if lemma and not lemma.startswith(SPLIT):
                             counts[surface] = counts.get(surface, 0) + info.doc_frequency()
             found = self._words[key] = sorted(counts.items(), key=lambda item: -item[1])
+        return found
+
+    def live(self, fieldname: str) -> list[str]:
+        """The terms of ``fieldname`` that a live document has: a deleted document's stay in the term table until a merge."""
+        found = self._live.get(fieldname)
+        if found is None:
+            terms = self.reader.lexicon(fieldname)
+            found = self._live[fieldname] = [t.decode("utf-8") for t in terms if self.reader.postings(fieldname, t).is_active()]
         return found
 
     def within(self, fieldname: str, text: str, maxdist: int, prefixlength: int) -> list[str]:
