@@ -240,7 +240,7 @@ def _title_in_text(document: Document, text: str) -> bool:
 
 #: Changes whenever the same document would be indexed differently (stop
 #: lists, tokenization), so that indexing it again replaces it.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 
 def content_hash(document: Document) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from .phrases import chains
+from .phrases import chains, word_key
 from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
 from .schema import decode_words, entity_key
 
@@ -33,6 +33,7 @@ Span = tuple[int, int]
 Positions = Callable[[Iterable[tuple[str, str]], Sequence[int]], dict[int, dict[tuple[str, str], list[int]]]]
 # A word between two words of a phrase, but not an elided article ("l" of "l’").
 _GAP_WORD = re.compile(r"\w+(?!['’\w])")
+_ELIDED = re.compile(r"^['’ʼ]|['’ʼ]$")
 # (position, start, end) of one occurrence of a term in one passage.
 Occurrence = tuple[int, int, int]
 
@@ -80,7 +81,7 @@ def find_matches(
             elif isinstance(leaf, PatternLeaf):
                 spans.update(_spans(found, pattern_terms[i]))
             elif isinstance(leaf, PhraseLeaf):
-                spans.update(_phrase_spans(found, leaf, texts.get(docnum, "")))
+                spans.update(_phrase_spans(found, leaf, texts.get(docnum, ""), decode_words(offsets.get(docnum, b""))))
             elif isinstance(leaf, EntityLeaf):
                 spans.update(_entity_spans(entities.get(docnum, ()), leaf))
         result[docnum] = _disjoint(spans)
@@ -151,7 +152,9 @@ def _spans(found: dict[tuple[str, str], list[Occurrence]], terms: Iterable[tuple
             yield start, end
 
 
-def _phrase_spans(found: dict[tuple[str, str], list[Occurrence]], leaf: PhraseLeaf, text: str) -> set[Span]:
+def _phrase_spans(
+    found: dict[tuple[str, str], list[Occurrence]], leaf: PhraseLeaf, text: str, words_at: Sequence[tuple[int, int]]
+) -> set[Span]:
     slots: list[dict[int, Span]] = []
     for slot in leaf.slots:
         at: dict[int, Span] = {}
@@ -161,6 +164,13 @@ def _phrase_spans(found: dict[tuple[str, str], list[Occurrence]], leaf: PhraseLe
         slots.append(at)
     spans: set[Span] = set()
     for chain in chains(slots, leaf.offsets, leaf.slop):
+        if leaf.gaps:
+            # As the search checked them: each function word at its position, marked too.
+            gap_words = [chain[0] + at for at, _ in leaf.gaps]
+            if not all(0 <= p < len(words_at) and word_key(text[slice(*words_at[p])]) == w for p, (_, w) in zip(gap_words, leaf.gaps)):
+                continue
+            # Not an elision or a clitic ("l’", "'s"): never marked, as in a word query.
+            spans.update(_word(text, *words_at[p]) for p in gap_words if not _ELIDED.search(text[slice(*words_at[p])]))
         words = [slot[p] for slot, p in zip(slots, chain)]
         spans.update(words)
         if leaf.slop <= 1:

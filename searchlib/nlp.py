@@ -57,6 +57,7 @@ def _load_pipeline(language: Language) -> spacy.language.Language:
             ) from None
         if "senter" in nlp.disabled:
             nlp.enable_pipe("senter")
+        _split_inner_brackets(nlp)
         # Indexing copies the lemmatizer's tables into the cache now, so that
         # the first search with a word no document holds need not.
         with contextlib.suppress(SearchlibError):
@@ -67,6 +68,7 @@ def _load_pipeline(language: Language) -> spacy.language.Language:
     except (ImportError, KeyError) as exc:
         raise UnknownLanguageError(f"spaCy cannot tokenize language {language.code!r}: {exc}") from None
     _split_inner_hyphens(nlp)
+    _split_inner_brackets(nlp)
     nlp.add_pipe("sentencizer")
     return nlp
 
@@ -90,6 +92,21 @@ def _split_inner_hyphens(nlp: spacy.language.Language) -> None:
     infixes = [*kept, r"(?<=[^\W_])-(?=[^\W_])"]
     tokenizer: Any = nlp.tokenizer  # a compiled spacy.tokenizer.Tokenizer, without type stubs
     tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+
+
+def _split_inner_brackets(nlp: spacy.language.Language) -> None:
+    """Split words at a bracket between letters or digits: "technique[non" → "technique", "[", "non".
+
+    Wikipedia's "[réf. nécessaire]" glued to a word, or "fonction(s)", made one
+    token that the word alone never found; no tokenizer of spaCy's splits there.
+    """
+    from spacy.util import compile_infix_regex
+
+    tokenizer: Any = nlp.tokenizer
+    # Added to the tokenizer's own infixes: a trained pipeline's may differ from its language's defaults.
+    current = tokenizer.infix_finditer
+    infixes = [current.__self__.pattern] if current is not None else []
+    tokenizer.infix_finditer = compile_infix_regex([*infixes, r"(?<=[^\W_])[\[\](){}](?=[^\W_])"]).finditer
 
 
 @functools.cache

@@ -4,9 +4,11 @@ Positions count every word of a passage, function words included (see
 :attr:`searchlib.analysis.Token.position`), but only content words are
 indexed. So ``"Convention de Palerme"`` is two indexed words two positions
 apart, whatever "de" was in each passage: each word of the query that can be
-a function word is a gap that any word fills, as a stop word is in Lucene's
-phrase queries. A word typed in the phrase is thus never required at a
-position where the index could not have recorded it.
+a function word is a gap, as a stop word is in Lucene's phrase queries: the
+index is never asked for a term it could not have recorded. An exact phrase
+then checks its gaps in the stored passage (the word at each gap's position,
+from the passage's word offsets), so that ``"après la fin"`` finds that
+sequence and not every "fin" two words into a passage.
 
 Slots are the phrase's indexed words, each with its offset from the first
 one and the terms that stand for it. With ``slop`` 1 each slot must be at
@@ -24,7 +26,12 @@ from whoosh import query as wq
 from whoosh.query.spans import Span, SpanQuery, SpanWrappingMatcher
 from whoosh.util import make_binary_tree
 
+from .schema import decode_words
+from .text import fold, normalize_term, trim_punctuation
+
 Slots = tuple[tuple[int, tuple[str, ...]], ...]
+#: A phrase's function words: (offset from the first slot, :func:`word_key`).
+Gaps = tuple[tuple[int, str], ...]
 
 
 def chains(positions: Sequence[Collection[int]], offsets: Sequence[int], slop: int) -> Iterator[list[int]]:
@@ -57,24 +64,34 @@ class Phrase(wq.Query):
     Scored like Whoosh's phrases: the sum of the slots' term scores.
     """
 
-    def __init__(self, fieldname: str, slots: Sequence[tuple[int, Sequence[str]]], *, slop: int = 1, boost: float = 1.0) -> None:
+    def __init__(
+        self,
+        fieldname: str,
+        slots: Sequence[tuple[int, Sequence[str]]],
+        *,
+        slop: int = 1,
+        boost: float = 1.0,
+        gaps: Sequence[tuple[int, str]] = (),
+    ) -> None:
         base = slots[0][0] if slots else 0
         self.fieldname = fieldname
         self.slots: Slots = tuple((offset - base, tuple(sorted(terms))) for offset, terms in slots)
         self.slop = slop
         self.boost = boost
+        # Only an exact phrase says where its function words are.
+        self.gaps: Gaps = tuple((offset - base, word) for offset, word in gaps) if slop <= 1 else ()
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.fieldname, self.slots, self.slop, self.boost, self.gaps)
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Phrase)
-            and (self.fieldname, self.slots, self.slop, self.boost) == (other.fieldname, other.slots, other.slop, other.boost)
-        )
+        return isinstance(other, Phrase) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.fieldname, self.slots, self.slop, self.boost))
+        return hash(self._key())
 
     def __repr__(self) -> str:
-        return f"Phrase({self.fieldname!r}, {self.slots!r}, slop={self.slop}, boost={self.boost:g})"
+        return f"Phrase({self.fieldname!r}, {self.slots!r}, slop={self.slop}, boost={self.boost:g}, gaps={self.gaps!r})"
 
     def __str__(self) -> str:
         return f"{self.fieldname}:\"{' '.join('|'.join(terms) for _, terms in self.slots)}\""
@@ -112,22 +129,27 @@ class Phrase(wq.Query):
             matchers.append(sub.matcher(searcher, context))
         if not matchers:
             return matching.NullMatcher()
-        found: matching.Matcher = _PhraseMatcher(matchers, [offset for offset, _ in self.slots], self.slop)
+        found: matching.Matcher = _PhraseMatcher(
+            matchers, [offset for offset, _ in self.slots], self.slop, self.gaps, reader if self.gaps else None
+        )
         if self.boost != 1.0:
             found = matching.WrappingMatcher(found, boost=self.boost)
         return found
 
 
 class _PhraseMatcher(SpanWrappingMatcher):
-    def __init__(self, matchers: list[Any], offsets: list[int], slop: int) -> None:
+    def __init__(self, matchers: list[Any], offsets: list[int], slop: int, gaps: Gaps = (), reader: Any = None) -> None:
         self.ms = matchers
         self.offsets = offsets
         self.slop = slop
+        self.gaps = gaps
+        self.reader = reader
+        self._words: tuple[int, list[str]] = (-1, [])
         child = matchers[0] if len(matchers) == 1 else make_binary_tree(matching.IntersectionMatcher, matchers)
         super().__init__(child)
 
     def copy(self) -> _PhraseMatcher:
-        return _PhraseMatcher([m.copy() for m in self.ms], self.offsets, self.slop)
+        return _PhraseMatcher([m.copy() for m in self.ms], self.offsets, self.slop, self.gaps, self.reader)
 
     def replace(self, minquality: float = 0) -> Any:
         # The span check sits on top of the child: never swap it for a bare copy of the child.
@@ -141,4 +163,22 @@ class _PhraseMatcher(SpanWrappingMatcher):
 
     def _get_spans(self) -> list[Span]:
         positions = [[span.start for span in m.spans()] for m in self.ms]
-        return [Span(chain[0], chain[-1]) for chain in chains(positions, self.offsets, self.slop)]
+        found = list(chains(positions, self.offsets, self.slop))
+        if self.gaps and found:
+            words = self._passage_words()
+            found = [c for c in found if all(0 <= c[0] + at < len(words) and words[c[0] + at] == w for at, w in self.gaps)]
+        return [Span(chain[0], chain[-1]) for chain in found]
+
+    def _passage_words(self) -> list[str]:
+        """The current passage's words by position, compared as :func:`word_key` compares them."""
+        docnum = self.id()
+        if self._words[0] != docnum:
+            stored = self.reader.stored_fields(docnum)
+            text = stored.get("text") or ""
+            self._words = (docnum, [word_key(text[s:e]) for s, e in decode_words(stored.get("offsets") or b"")])
+        return self._words[1]
+
+
+def word_key(word: str) -> str:
+    """How a phrase's function word is compared with the passage's word at its position."""
+    return fold(trim_punctuation(normalize_term(word)))

@@ -56,7 +56,7 @@ from .schema import (
     title_lemma_field,
 )
 from .nlp import stem_term, unseen_word_terms
-from .phrases import Phrase
+from .phrases import Phrase, word_key
 from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
 from .whoosh_fixes import AndNot, DisjunctionMax
@@ -113,6 +113,8 @@ class PhraseLeaf:
     slop: int
     #: Each slot's offset from the first, in words (function words count).
     offsets: tuple[int, ...]
+    #: An exact phrase's function words, ``(offset from the first slot, word_key)``.
+    gaps: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -553,13 +555,16 @@ class QueryCompiler:
             code = lang.code
             weight = self._weights[code]
             title_weight = self.ranking.title_weight * weight
-            if len(slots) == 1:
+            # A quoted phrase's function words are checked in the passage's
+            # text: "après la fin" is not any "fin".
+            gaps = self._gaps(words, lang, placed) if len(words) > 1 else []
+            if len(slots) == 1 and not gaps:
                 body.append(self._word_query(slots[0], lemma_field(code), fold_field(code), weight))
                 title.append(self._word_query(slots[0], title_lemma_field(code), title_fold_field(code), title_weight))
                 if positive and fieldname == "text":
                     out.sequence.setdefault(code, []).append(slots[0])
             else:
-                body.append(_phrase_query(placed, fold_field(code), weight, slop))
+                body.append(_phrase_query(placed, fold_field(code), weight, slop, gaps))
                 title.append(_phrase_query(placed, title_fold_field(code), title_weight, slop))
             if positive and fieldname == "text":
                 field_name = document_fold_field(code)
@@ -568,7 +573,7 @@ class QueryCompiler:
                     out.document_terms.append(_boosted(_once([wq.Term(field_name, t) for t in sorted(e.folded)]), boost))
                     if self.ranking.surface_views:
                         out.document_terms.extend(wq.Term(field_name, t, boost=boost) for t in surface_terms(lang, e.written))
-                if len(slots) == 1:
+                if len(slots) == 1 and not gaps:
                     terms = [(lemma_field(code), t) for t in sorted(slots[0].exact)]
                     terms += [(fold_field(code), t) for t in sorted(slots[0].folded)]
                     if slots[0].stem and self.ranking.stem_weight:
@@ -577,7 +582,8 @@ class QueryCompiler:
                 else:
                     folded = tuple(tuple(sorted(e.folded)) for e in slots)
                     offsets = tuple(offset - placed[0][0] for offset, _ in placed)
-                    out.leaves.append(PhraseLeaf(fold_field(code), folded, slop, offsets))
+                    checked = tuple((offset - placed[0][0], word) for offset, word in gaps) if slop <= 1 else ()
+                    out.leaves.append(PhraseLeaf(fold_field(code), folded, slop, offsets, checked))
         if positive:
             out.unknown.extend(w for w in words if not self._known(w))
         return self._place(body, title, fieldname, out, positive, boost)
@@ -651,6 +657,12 @@ class QueryCompiler:
                 expansions.append(e)
             self._cache[key] = expansions
         return self._cache[key]
+
+    def _gaps(self, words: Sequence[str], lang: Language, placed: Sequence[tuple[int, _Expansion]]) -> list[tuple[int, str]]:
+        """The words a phrase leaves as gaps, at their positions: checked against the text (see :class:`Phrase`)."""
+        written = [part for word in words for part in self._parts(word, lang)]
+        kept = {offset for offset, _ in placed}
+        return [(offset, word_key(part)) for offset, part in enumerate(written) if offset not in kept]
 
     def _placed(self, words: Sequence[str], lang: Language) -> list[tuple[int, _Expansion]]:
         """The words to search, each with its position among ``words`` as the documents count them.
@@ -864,8 +876,10 @@ def _boosted(q: wq.Query, boost: float) -> wq.Query:
     return q
 
 
-def _phrase_query(placed: Sequence[tuple[int, _Expansion]], fold_field_: str, weight: float, slop: int) -> wq.Query:
-    return Phrase(fold_field_, [(offset, sorted(e.folded)) for offset, e in placed], slop=slop, boost=weight)
+def _phrase_query(
+    placed: Sequence[tuple[int, _Expansion]], fold_field_: str, weight: float, slop: int, gaps: Sequence[tuple[int, str]] = ()
+) -> wq.Query:
+    return Phrase(fold_field_, [(offset, sorted(e.folded)) for offset, e in placed], slop=slop, boost=weight, gaps=gaps)
 
 
 def _within(a: str, b: str, limit: int) -> bool:

@@ -421,3 +421,23 @@ def test_search_sees_a_replaced_document_at_once(empty_index):
     empty_index.add([doc("a", "Le traité de Lisbonne.")])
     assert empty_index.search("Vienne").total == 0
     assert [h.text for h in empty_index.search("Lisbonne").hits] == ["Le traité de Lisbonne."]
+
+
+@pytest.mark.parametrize(
+    ("query", "total"),
+    [('"victimes de la traite"', 1), ('"victimes sur la traite"', 0), ('"victimes de le traite"', 0)],
+)
+def test_search_phrase_checks_its_function_words_in_the_text(seed_index, query, total):
+    # "de" and "la" are not indexed: a phrase checks them in the passage, as typed.
+    results = seed_index.search(query)
+    assert results.total == total
+    for hit in results.hits:
+        assert words(hit) == ["victimes", "de", "la", "traite"]
+
+
+def test_search_phrase_of_one_indexed_word_and_function_words(seed_index):
+    # One indexed word with function words around it is still a phrase, not the word alone:
+    # "impunité" is in 3 passages, 2 of them after "à l’", none after "contre l’".
+    assert seed_index.search("impunité").total == 3
+    assert seed_index.search('"à l’impunité"').total == 2
+    assert seed_index.search('"contre l’impunité"').total == 0
