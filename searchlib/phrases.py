@@ -144,7 +144,7 @@ class _PhraseMatcher(SpanWrappingMatcher):
         self.slop = slop
         self.gaps = gaps
         self.reader = reader
-        self._words: tuple[int, list[str]] = (-1, [])
+        self._passage: tuple[int, str, list[tuple[int, int]]] = (-1, "", [])
         child = matchers[0] if len(matchers) == 1 else make_binary_tree(matching.IntersectionMatcher, matchers)
         super().__init__(child)
 
@@ -165,18 +165,21 @@ class _PhraseMatcher(SpanWrappingMatcher):
         positions = [[span.start for span in m.spans()] for m in self.ms]
         found = list(chains(positions, self.offsets, self.slop))
         if self.gaps and found:
-            words = self._passage_words()
-            found = [c for c in found if all(0 <= c[0] + at < len(words) and words[c[0] + at] == w for at, w in self.gaps)]
+            found = [c for c in found if self._gaps_hold(c[0])]
         return [Span(chain[0], chain[-1]) for chain in found]
 
-    def _passage_words(self) -> list[str]:
-        """The current passage's words by position, compared as :func:`word_key` compares them."""
+    def _gaps_hold(self, first: int) -> bool:
+        """Whether the current passage has each of the phrase's function words at its position."""
         docnum = self.id()
-        if self._words[0] != docnum:
+        if self._passage[0] != docnum:
             stored = self.reader.stored_fields(docnum)
-            text = stored.get("text") or ""
-            self._words = (docnum, [word_key(text[s:e]) for s, e in decode_words(stored.get("offsets") or b"")])
-        return self._words[1]
+            self._passage = (docnum, stored.get("text") or "", decode_words(stored.get("offsets") or b""))
+        _, text, words = self._passage
+        for at, word in self.gaps:
+            p = first + at
+            if not (0 <= p < len(words) and word_key(text[words[p][0] : words[p][1]]) == word):
+                return False
+        return True
 
 
 def word_key(word: str) -> str:

@@ -44,6 +44,7 @@ index.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -257,22 +258,23 @@ def encode_words(words: Sequence[tuple[int, int]]) -> bytes:
 
 def decode_words(data: bytes) -> list[tuple[int, int]]:
     """:func:`encode_words` read back."""
-    values = []
-    value = shift = 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
-        if byte & 0x80:
-            shift += 7
-        else:
-            values.append(value)
-            value = shift = 0
-    words = []
-    last = 0
-    for gap, length in zip(values[::2], values[1::2]):
-        start = last + gap
-        last = start + length
-        words.append((start, last))
-    return words
+    if not data:
+        return []
+    if max(data) < 0x80:
+        values = list(data)  # every value fits in one byte: the common case, decoded in C
+    else:
+        values = []
+        value = shift = 0
+        for byte in data:
+            value |= (byte & 0x7F) << shift
+            if byte & 0x80:
+                shift += 7
+            else:
+                values.append(value)
+                value = shift = 0
+    # Starts and ends alternate in the running sum of the gaps and lengths.
+    ends = list(itertools.accumulate(values))
+    return list(zip(ends[0::2], ends[1::2]))
 
 
 def _lex(tokens: Iterable[Token], stops: Iterable[str] = (), joined: Iterable[tuple[str, tuple[str, ...]]] = ()) -> set[str]:

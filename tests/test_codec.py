@@ -93,3 +93,20 @@ def test_codec_index_reads_as_whoosh_format_does_and_is_smaller(tmp_path):
 def b_results(ix, q):
     with ix.searcher() as s:
         return list(s.search(q, limit=None))
+
+
+def test_codec_word_offsets_read_back_exactly():
+    """A passage's word offsets (schema.encode_words): short values take a fast path, long ones varints."""
+    import random
+
+    from searchlib.schema import decode_words, encode_words
+
+    rng = random.Random(2026)
+    for _ in range(2000):
+        words, last = [], 0
+        for _ in range(rng.randrange(0, 80)):
+            start = last + rng.choice([0, 1, 1, 2, 5, 130, 20_000])
+            end = start + rng.choice([1, 3, 7, 127, 128, 1_000])
+            words.append((start, end))
+            last = end
+        assert decode_words(encode_words(words)) == words
