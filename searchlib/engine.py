@@ -13,9 +13,10 @@ every matching passage at once, and gives the same scores:
 * ``Or`` adds its parts' scores where they match, ``DisjunctionMax`` keeps the
   best, ``And`` adds where all match, ``AndNot``, ``Require`` and ``AndMaybe``
   filter or add as their matchers do; a boost multiplies;
-* a prefix, a wildcard or a fuzzy term (scored, as searchlib compiles them)
-  expands to the segment's terms it matches, each scored as a term, the
-  scores added, as Whoosh's ``MultiTerm`` matcher does;
+* a prefix or a wildcard (scored, as searchlib compiles them) expands to
+  the segment's terms it matches, each scored as a term, the scores added,
+  as Whoosh's ``MultiTerm`` matcher does (a fuzzy term is expanded when the
+  query is compiled: see ``Vocabulary.within``);
 * anything else (phrases, ``NOT`` alone) is left to Whoosh's own matcher for
   that node, walked to the end.
 
@@ -64,7 +65,7 @@ _UNION = {wq.Or, DefaultOr, SplitOr, PreloadedOr}
 _MAX = {whoosh_fixes.DisjunctionMax}
 _REQUIRE = {wq.Require, whoosh_fixes.Require}
 _AND_NOT = {wq.AndNot, whoosh_fixes.AndNot}
-_MULTI_TERM = {wq.Prefix, wq.Wildcard, wq.FuzzyTerm}
+_MULTI_TERM = {wq.Prefix, wq.Wildcard}
 
 Scored = tuple[np.ndarray, np.ndarray]  # sorted segment docnums, and their scores
 Ranked = tuple[int, float, str]  # (docnum, score, doc_id)
@@ -252,9 +253,7 @@ class Engine:
         fieldname = q.field()
         if fieldname not in segment.reader.schema:
             return _EMPTY_IDS, _EMPTY_SCORES
-        # Prefixes and wildcards give bytes, fuzzy terms str.
-        texts = (text.decode("utf-8") if isinstance(text, bytes) else text for text in q._btexts(segment.reader))
-        terms = [wq.Term(fieldname, text) for text in texts if text]
+        terms = [wq.Term(fieldname, text.decode("utf-8")) for text in q._btexts(segment.reader) if text]
         return _union([self._term(t, segment, run) for t in terms], segment.size, np.add)
 
     def _documents(self, q: DocumentQuery, segment: _Segment, run: _Run) -> Scored:

@@ -24,7 +24,7 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from .phrases import chains, word_key
+from .phrases import chains, gaps_hold
 from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
 from .schema import decode_words, entity_key
 
@@ -166,11 +166,11 @@ def _phrase_spans(
     for chain in chains(slots, leaf.offsets, leaf.slop):
         if leaf.gaps:
             # As the search checked them: each function word at its position, marked too.
-            gap_words = [chain[0] + at for at, _ in leaf.gaps]
-            if not all(0 <= p < len(words_at) and word_key(text[slice(*words_at[p])]) == w for p, (_, w) in zip(gap_words, leaf.gaps)):
+            if not gaps_hold(leaf.gaps, chain[0], text, words_at):
                 continue
             # Not an elision or a clitic ("l’", "'s"): never marked, as in a word query.
-            spans.update(_word(text, *words_at[p]) for p in gap_words if not _ELIDED.search(text[slice(*words_at[p])]))
+            gap_words = [words_at[chain[0] + at] for at, _ in leaf.gaps]
+            spans.update(_word(text, *span) for span in gap_words if not _ELIDED.search(text[slice(*span)]))
         words = [slot[p] for slot, p in zip(slots, chain)]
         spans.update(words)
         if leaf.slop <= 1:

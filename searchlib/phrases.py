@@ -175,11 +175,17 @@ class _PhraseMatcher(SpanWrappingMatcher):
             stored = self.reader.stored_fields(docnum)
             self._passage = (docnum, stored.get("text") or "", decode_words(stored.get("offsets") or b""))
         _, text, words = self._passage
-        for at, word in self.gaps:
-            p = first + at
-            if not (0 <= p < len(words) and word_key(text[words[p][0] : words[p][1]]) == word):
-                return False
-        return True
+        return gaps_hold(self.gaps, first, text, words)
+
+
+def gaps_hold(gaps: Gaps, first: int, text: str, words: Sequence[tuple[int, int]]) -> bool:
+    """Whether ``text``, whose words are at ``words`` by position, has each gap's word
+    at its offset from position ``first``: a phrase's function words, checked."""
+    for at, word in gaps:
+        p = first + at
+        if not (0 <= p < len(words) and word_key(text[words[p][0] : words[p][1]]) == word):
+            return False
+    return True
 
 
 def word_key(word: str) -> str:

@@ -564,7 +564,8 @@ class QueryCompiler:
                 if positive and fieldname == "text":
                     out.sequence.setdefault(code, []).append(slots[0])
             else:
-                body.append(_phrase_query(placed, fold_field(code), weight, slop, gaps))
+                phrase = _phrase_query(placed, fold_field(code), weight, slop, gaps)
+                body.append(phrase)
                 title.append(_phrase_query(placed, title_fold_field(code), title_weight, slop))
             if positive and fieldname == "text":
                 field_name = document_fold_field(code)
@@ -582,8 +583,7 @@ class QueryCompiler:
                 else:
                     folded = tuple(tuple(sorted(e.folded)) for e in slots)
                     offsets = tuple(offset - placed[0][0] for offset, _ in placed)
-                    checked = tuple((offset - placed[0][0], word) for offset, word in gaps) if slop <= 1 else ()
-                    out.leaves.append(PhraseLeaf(fold_field(code), folded, slop, offsets, checked))
+                    out.leaves.append(PhraseLeaf(fold_field(code), folded, slop, offsets, phrase.gaps))
         if positive:
             out.unknown.extend(w for w in words if not self._known(w))
         return self._place(body, title, fieldname, out, positive, boost)
