@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import threading
 import weakref
+import zlib
+from pickle import loads
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,8 @@ _IDS = np.int64
 _EMPTY_IDS = np.empty(0, dtype=_IDS)
 _EMPTY_SCORES = np.empty(0, dtype=np.float64)
 _EMPTY_WEIGHTS = _EMPTY_SCORES
+_NO_BLOCKS = np.empty((0, 4), dtype=_IDS)
+_UNSEEN = object()
 _LENGTHS = np.array(_length_byte_cache, dtype=np.float64)
 # Exact classes, not isinstance(): a subclass may mean something else
 # (Sequence, for one, is a compound query of positions).
@@ -104,7 +108,9 @@ class _Run:
 
     weighting: Any
     statistics: _Statistics
-    parameters: dict[tuple[str, bytes], BM25Parameters | None]
+    #: Per query term ``(field, text)``: its parameters, and its text as the index stores it.
+    parameters: dict[tuple[str, str], BM25Parameters | None] = field(default_factory=dict)
+    texts: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class Engine:
         self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._bytes = 0
+        self._sizes: dict[tuple[Any, ...], int] = {}
         self._lock = threading.Lock()
         # doc_id → ordinal, shared by all segments, so that a passage finds
         # its document's record wherever it is.
@@ -154,7 +161,7 @@ class Engine:
         record. Ties go to the lower docnum.
         """
         segments = self._segments(searcher)
-        run = _Run(searcher.weighting, self._statistics_of(searcher.reader()), {})
+        run = _Run(searcher.weighting, self._statistics_of(searcher.reader()))
         found = [(segment, *self._eval(query, segment, run)) for segment in segments]
         keys = [self._keys(segment)[ids] for segment, ids, _ in found]
         if document_terms and document_weight:
@@ -222,31 +229,29 @@ class Engine:
         return ids, (scores * boost if boost != 1.0 else scores)
 
     def _term(self, q: wq.Term, segment: _Segment, run: _Run) -> Scored:
-        reader = segment.reader
-        field = reader.schema[q.fieldname] if q.fieldname in reader.schema else None
-        if field is None:
+        fieldname = q.fieldname
+        key = (fieldname, q.text)
+        text = run.texts.get(key, _UNSEEN)
+        if text is _UNSEEN:
+            text = run.texts[key] = _term_bytes(segment.reader.schema, fieldname, q.text)
+        if text is None:
             return _EMPTY_IDS, _EMPTY_SCORES
-        try:
-            text = field.to_bytes(q.text)
-        except ValueError:
-            return _EMPTY_IDS, _EMPTY_SCORES
-        ids, weights = self._postings(segment, q.fieldname, text)
+        ids, weights, _ = self._postings(segment, fieldname, text)
         if not len(ids):
             return _EMPTY_IDS, _EMPTY_SCORES
         if segment.deleted is not None:
             live = ~segment.deleted[ids]
             ids, weights = ids[live], weights[live]
-        key = (q.fieldname, text)
-        if key not in run.parameters:
-            run.parameters[key] = term_parameters(run.weighting, run.statistics, q.fieldname, text)
-        parameters = run.parameters[key]
-        if parameters is None:
+        p = run.parameters.get(key, _UNSEEN)
+        if p is _UNSEEN:
+            p = run.parameters[key] = term_parameters(run.weighting, run.statistics, fieldname, text)
+        if p is None:
             return ids, weights.astype(np.float64)
-        lengths = self._cached(("lengths", segment.key, q.fieldname), lambda: _field_lengths(reader, q.fieldname))[ids]
-        p = parameters
-        # Whoosh's bm25(), term for term, so that the scores are the same.
-        scores = p.idf * ((weights * (p.k1 + 1)) / (weights + p.k1 * ((1 - p.b) + p.b * lengths / p.avgfl)))
-        return ids, scores
+        # Whoosh's bm25(), term for term, so that the scores are the same:
+        # idf * (tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / avgfl)),
+        # the part of the divisor that is the passage's own computed once per segment.
+        norms = self._cached(("norms", segment.key, fieldname, p.k1, p.b, p.avgfl), lambda: _norms(segment.reader, fieldname, p))
+        return ids, p.idf * ((weights * (p.k1 + 1)) / (weights + norms[ids]))
 
     def _expanded(self, q: wq.MultiTerm, segment: _Segment, run: _Run) -> Scored:
         """The terms of this segment that ``q`` matches, each scored as a term, summed (boost not applied)."""
@@ -277,16 +282,16 @@ class Engine:
         """A term's segment docnums, deleted ones included."""
         return self._postings(segment, fieldname, text.encode("utf-8"))[0]
 
-    def _postings(self, segment: _Segment, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """A term's segment docnums (deleted ones included) and weights; empty if the segment lacks it.
+    def _postings(self, segment: _Segment, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A term's segment docnums (deleted ones included), weights and blocks (see :func:`_postings`); empty if the segment lacks it.
 
         Kept per segment, absent terms too: a lookup in a segment's term
         table costs more than most of a term's scoring.
         """
 
-        def make() -> tuple[np.ndarray, np.ndarray]:
+        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if (fieldname, text) not in segment.reader:
-                return _EMPTY_IDS, _EMPTY_WEIGHTS
+                return _EMPTY_IDS, _EMPTY_WEIGHTS, _NO_BLOCKS
             return _postings(segment.reader, fieldname, text)
 
         return self._cached(("postings", segment.key, fieldname, text), make)
@@ -303,9 +308,9 @@ class Engine:
     ) -> dict[int, dict[tuple[str, str], list[int]]]:
         """Where each term occurs in each of ``docnums``: its positions, read only where the term is.
 
-        The decoded postings say which documents hold a term, so a term's
-        positions are read only in the segments, and at the documents, that
-        hold it.
+        The decoded postings say which documents hold a term, and where in
+        its list: a term's positions are read only in the segments, and from
+        the blocks, that hold them, each block unpickled once and kept.
         """
         found: dict[int, dict[tuple[str, str], list[int]]] = {}
         wanted = sorted(set(docnums))
@@ -316,19 +321,37 @@ class Engine:
             for segment, local in segments:
                 if not len(local):
                     continue
-                ids = self._postings(segment, fieldname, btext)[0]
+                ids, _, blocks = self._postings(segment, fieldname, btext)
                 if not len(ids):
                     continue
                 at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
-                present = local[ids[at] == local]
-                if not len(present):
+                hit = ids[at] == local
+                if not hit.any():
+                    continue
+                if len(blocks):
+                    # Straight to the block that holds each posting, by its place in the list.
+                    decode = segment.reader.schema[fieldname].format.decode_positions
+                    for i, n in zip(at[hit].tolist(), local[hit].tolist()):
+                        b = int(np.searchsorted(blocks[:, 0], i, side="right")) - 1
+                        values = self._block_values(segment, fieldname, btext, b, blocks[b])
+                        found.setdefault(segment.offset + n, {})[(fieldname, term)] = decode(values[i - int(blocks[b, 0])])
                     continue
                 matcher = segment.reader.postings(fieldname, btext)
-                for n in present.tolist():
+                for n in local[hit].tolist():
                     matcher.skip_to(n)
                     if matcher.is_active() and matcher.id() == n:
                         found.setdefault(segment.offset + n, {})[(fieldname, term)] = list(matcher.value_as("positions"))
         return found
+
+    def _block_values(self, segment: _Segment, fieldname: str, text: bytes, number: int, block: np.ndarray) -> tuple[bytes, ...]:
+        """The encoded values (positions) of one postings block, read once and kept."""
+
+        def make() -> tuple[bytes, ...]:
+            _, start, end, compressed = block.tolist()
+            data = segment.reader._terms._postfile.get(start, end - start)
+            return tuple(loads(zlib.decompress(data) if compressed else data)[2])
+
+        return self._cached(("values", segment.key, fieldname, text, number), make, size=_values_size)
 
     def records(self, searcher: Any, doc_ids: Sequence[str]) -> dict[str, int]:
         """The docnum of each document's record, by id (the ones of live documents)."""
@@ -398,7 +421,9 @@ class Engine:
 
         return self._cached(("keys", segment.key), make)
 
-    def _cached(self, key: tuple[Any, ...], make: Any) -> Any:
+    def _cached(self, key: tuple[Any, ...], make: Any, size: Any = None) -> Any:
+        """``make()``, kept under ``key`` (least recently used go first); ``size(value)`` its bytes (default: its arrays')."""
+        size = size or _array_size
         with self._lock:
             value = self._cache.get(key)
             if value is not None:
@@ -406,29 +431,46 @@ class Engine:
                 return value
         # Made outside the lock: two threads may both make it, and one wins.
         value = make()
-        # An absent term costs its key, not nothing: it counts as a small array.
-        size = max(sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes, 64)
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = value
-                self._bytes += size
+                self._sizes[key] = nbytes = size(value)
+                self._bytes += nbytes
                 while self._bytes > self._cache_bytes and len(self._cache) > 1:
-                    _, old = self._cache.popitem(last=False)
-                    self._bytes -= max(sum(a.nbytes for a in old) if isinstance(old, tuple) else old.nbytes, 64)
+                    old, _ = self._cache.popitem(last=False)
+                    self._bytes -= self._sizes.pop(old)
         return value
 
 
-def _postings(reader: Any, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """A term's segment docnums (deleted ones included) and weights, decoded a block at a time."""
+def _array_size(value: Any) -> int:
+    # An absent term costs its key, not nothing: it counts as a small array.
+    return max(sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes, 64)
+
+
+def _values_size(values: tuple[bytes, ...]) -> int:
+    # A bytes object's header is 33 bytes, and the tuple holds a pointer to each.
+    return 64 + sum(41 + len(v) for v in values)
+
+
+def _postings(reader: Any, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A term's segment docnums (deleted ones included) and weights, decoded a block at a time.
+
+    Also where its blocks are, one row each: the index of the block's first
+    posting in the list, its data's start and end in the postings file, and
+    whether it is compressed; no rows for postings kept in the term table.
+    """
     matcher = reader.postings(fieldname, text)
     if isinstance(matcher, FilterMatcher):
         matcher = matcher.child  # deletions are the caller's: the cache outlives them
     if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
-        ids, weights = [], []
+        ids, weights, blocks = [], [], []
+        count = 0
         while True:
+            blocks.append((count, matcher._dataoffset, matcher._nextoffset, bool(matcher._compression)))
             matcher._read_data()
             # A block's ids are stored as deltas from the one before.
             ids.append(np.cumsum(np.asarray(matcher._data[0], dtype=_IDS)))
+            count += matcher._blocklength
             stored = matcher._data[1]
             if stored is None or isinstance(stored, float):
                 weights.append(np.full(matcher._blocklength, 1.0 if stored is None else stored, dtype=np.float64))
@@ -437,13 +479,28 @@ def _postings(reader: Any, fieldname: str, text: bytes) -> tuple[np.ndarray, np.
             if matcher._lastblock:
                 break
             matcher._goto(matcher._nextoffset)
-        return np.concatenate(ids), np.concatenate(weights)
+        return np.concatenate(ids), np.concatenate(weights), np.array(blocks, dtype=_IDS)
     found, found_weights = [], []
     while matcher.is_active():
         found.append(matcher.id())
         found_weights.append(matcher.weight())
         matcher.next()
-    return np.asarray(found, dtype=_IDS), np.asarray(found_weights, dtype=np.float64)
+    return np.asarray(found, dtype=_IDS), np.asarray(found_weights, dtype=np.float64), _NO_BLOCKS
+
+
+def _term_bytes(schema: Any, fieldname: str, text: str) -> bytes | None:
+    """A query term's text as the index stores it; None if the field is not the index's or cannot hold it."""
+    if fieldname not in schema:
+        return None
+    try:
+        return schema[fieldname].to_bytes(text)
+    except ValueError:
+        return None
+
+
+def _norms(reader: Any, fieldname: str, p: BM25Parameters) -> np.ndarray:
+    """``k1 * ((1 - b) + b * length / avgfl)`` for each document of the segment, in bm25()'s order of operations."""
+    return p.k1 * ((1 - p.b) + p.b * _field_lengths(reader, fieldname) / p.avgfl)
 
 
 def _field_lengths(reader: Any, fieldname: str) -> np.ndarray:

@@ -135,3 +135,25 @@ def test_engine_fuzzy_terms_expand_to_whooshs_terms_within(engine_index):
                 assert got == expected, (typo, maxdist)
                 compared += bool(got)
     assert compared >= 200
+
+
+@pytest.mark.slow
+def test_engine_positions_are_whooshs_read_straight_from_their_block(piaf_index):
+    """Highlighting reads a posting's positions from the block its place in the list points to:
+    the positions Whoosh's matcher gives, for long lists of many blocks and short ones kept in the term table."""
+    import random
+
+    from searchlib.engine import Engine
+    from searchlib.highlight import _read_positions
+
+    rng = random.Random(7)
+    with piaf_index._reading() as searcher:
+        reader = searcher.reader()
+        by_size = sorted(((reader.doc_frequency("fold_fr", t), t.decode("utf-8")) for t in reader.lexicon("fold_fr")), reverse=True)
+        terms = [("fold_fr", t) for _, t in by_size[:20] + rng.sample(by_size, 200)]
+        terms += [("lemma_fr", t.decode("utf-8")) for t in rng.sample(list(reader.lexicon("lemma_fr")), 100)]
+        docnums = sorted(rng.sample(range(reader.doc_count_all()), reader.doc_count_all() // 2))
+        expected = {n: dict(found) for n, found in _read_positions(searcher, terms, docnums).items()}
+        assert Engine().positions(searcher, terms, docnums) == expected
+        assert by_size[0][0] > 3 * 128  # lists of several blocks (of 128 postings) were read
+        assert sum(len(found) for found in expected.values()) > 1000
