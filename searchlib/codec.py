@@ -15,6 +15,7 @@ stored fields), with the fixes of :mod:`searchlib.whoosh_fixes`.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3FieldCursor, W3FieldWriter, W3TermInfo, W3TermsReader
@@ -187,10 +188,38 @@ class _TermsReader(W3TermsReader):
 
     # A missing term raises KeyError here, as Whoosh's segment reader expects (it answers 0).
     def frequency(self, fieldname: str, tbytes: bytes) -> float:
-        return TermInfo.from_bytes(self._tindex[self._keycoder(fieldname, tbytes)]).weight()
+        return _read_weight(self._tindex[self._keycoder(fieldname, tbytes)], 1)[0]
 
     def doc_frequency(self, fieldname: str, tbytes: bytes) -> int:
-        return TermInfo.from_bytes(self._tindex[self._keycoder(fieldname, tbytes)]).doc_frequency()
+        return _doc_frequency(self._tindex[self._keycoder(fieldname, tbytes)])
+
+    def prefix_doc_frequencies(self, fieldname: str, prefix: bytes) -> Iterator[tuple[bytes, int]]:
+        """``(term, documents)`` of the field's terms that start with ``prefix``, reading only each entry's count."""
+        start = self._keycoder(fieldname, prefix)
+        cut = len(start) - len(prefix)
+        for key, value in self._tindex.items_from(start):
+            if not key.startswith(start):
+                return
+            yield key[cut:], _doc_frequency(value)
+
+
+def _doc_frequency(entry: bytes) -> int:
+    """The document count of a packed term entry, the rest left unread: it follows the flags and the total weight."""
+    return _read_varint(entry, _read_weight(entry, 1)[1])[0]
+
+
+def prefix_doc_frequencies(reader: Any, fieldname: str, prefix: str) -> Iterator[tuple[bytes, int]]:
+    """``(term, documents)`` of a segment reader's terms in ``fieldname`` that start with ``prefix``.
+
+    Suggestions walk thousands of terms for their counts alone: decoding
+    each whole entry (statistics, inlined postings) costs most of that walk.
+    """
+    terms = getattr(reader, "_terms", None)
+    if isinstance(terms, _TermsReader):
+        yield from terms.prefix_doc_frequencies(fieldname, prefix.encode("utf-8"))
+    else:
+        for btext, info in reader.iter_prefix(fieldname, prefix):
+            yield btext, info.doc_frequency()
 
 
 class Codec(_FixedCodec):

@@ -39,6 +39,7 @@ from whoosh import query as wq
 from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.reading import IndexReader
 
+from .codec import prefix_doc_frequencies
 from .documents import EVERY_PASSAGE, LEAD_PASSAGE, DocumentQuery
 from .errors import QuerySyntaxError, UnknownEntityTypeError
 from .languages import Language, get_language
@@ -323,10 +324,10 @@ class Vocabulary:
             # Segment by segment: the reader's own walk looks each term up in every segment.
             for segment, _ in self.reader.leaf_readers():
                 if fieldname in segment.schema:
-                    for btext, info in segment.iter_prefix(fieldname, prefix):
+                    for btext, documents in prefix_doc_frequencies(segment, fieldname, prefix):
                         _, surface, lemma = parse_lex_term(btext.decode("utf-8"))
                         if lemma and not lemma.startswith(SPLIT):
-                            counts[surface] = counts.get(surface, 0) + info.doc_frequency()
+                            counts[surface] = counts.get(surface, 0) + documents
             found = self._words[key] = sorted(counts.items(), key=lambda item: -item[1])
         return found
 

@@ -76,6 +76,12 @@ def test_codec_index_reads_as_whoosh_format_does_and_is_smaller(tmp_path):
         assert sorted(ra.all_terms()) == sorted(rb.all_terms())
         for term in ra.all_terms():
             assert (ra.doc_frequency(*term), ra.frequency(*term)) == (rb.doc_frequency(*term), rb.frequency(*term)), term
+        # Suggestions read the counts alone, term by term, segment by segment.
+        for (sa, _), (sb, _) in zip(ra.leaf_readers(), rb.leaf_readers()):
+            for prefix in ("", "w", "w1", "w399", "zz"):
+                expected = [(t, info.doc_frequency()) for t, info in sb.iter_prefix("body", prefix)]
+                assert list(codec.prefix_doc_frequencies(sa, "body", prefix)) == expected, prefix
+                assert prefix in ("zz", "w399") or expected
         for q in queries:
             found = {h.docnum: round(h.score, 9) for h in a.search(q, limit=None)}
             assert found == {h.docnum: round(h.score, 9) for h in b.search(q, limit=None)} and found, q
