@@ -17,8 +17,11 @@ every matching passage at once, and gives the same scores:
   the segment's terms it matches, each scored as a term, the scores added,
   as Whoosh's ``MultiTerm`` matcher does (a fuzzy term is expanded when the
   query is compiled: see ``Vocabulary.within``);
-* anything else (phrases, ``NOT`` alone) is left to Whoosh's own matcher for
-  that node, walked to the end.
+* a phrase intersects its slots' postings as arrays, then reads positions
+  (and, for its function words, the stored text) only for the passages that
+  hold every slot;
+* anything else (``NOT`` alone) is left to Whoosh's own matcher for that
+  node, walked to the end.
 
 Scoring every match is what makes the top k exact: the document-level
 evidence of each passage is added before ranking, and ties go to index order,
@@ -50,8 +53,9 @@ from whoosh.util.numeric import _length_byte_cache
 
 from . import whoosh_fixes
 from .documents import LEAD_PASSAGE, DocumentQuery
+from .phrases import Phrase, chains, gaps_hold
 from .ranking import BM25Parameters, term_parameters
-from .schema import KIND_DOC, LEAD
+from .schema import KIND_DOC, LEAD, decode_words
 
 #: Bytes of decoded postings and columns kept per engine (least recently used go first).
 CACHE_BYTES = 256 * 1024 * 1024
@@ -212,6 +216,8 @@ class Engine:
             return ids[keep], scores[keep]
         elif kind in _MULTI_TERM and not q.constantscore:
             ids, scores = self._expanded(q, segment, run)
+        elif kind is Phrase:
+            ids, scores = self._phrase(q, segment, run)
         elif kind is DocumentQuery:
             return self._documents(q, segment, run)
         elif kind is wq.AndMaybe:
@@ -252,6 +258,68 @@ class Engine:
         # the part of the divisor that is the passage's own computed once per segment.
         norms = self._cached(("norms", segment.key, fieldname, p.k1, p.b, p.avgfl), lambda: _norms(segment.reader, fieldname, p))
         return ids, p.idf * ((weights * (p.k1 + 1)) / (weights + norms[ids]))
+
+    def _phrase(self, q: Phrase, segment: _Segment, run: _Run) -> Scored:
+        """The passages where the phrase's slots occur in order (boost not applied).
+
+        Scored as Whoosh's phrase matcher scores them, the sum of the slots'
+        term scores. The passages that hold every slot are found with arrays;
+        only those are read, for their positions, and for the function words
+        of an exact phrase, their text.
+        """
+        slots = [_union([self._term(wq.Term(q.fieldname, t), segment, run) for t in terms], segment.size, np.add) for _, terms in q.slots]
+        ids, scores = _intersection(slots)
+        if not len(ids):
+            return ids, scores
+        btexts = [[t.encode("utf-8") for t in terms] for _, terms in q.slots]
+        where = [[self._positions_at(segment, q.fieldname, t, ids) for t in terms] for terms in btexts]
+        offsets = [offset for offset, _ in q.slots]
+        keep = np.zeros(len(ids), dtype=bool)
+        for i, n in enumerate(ids.tolist()):
+            positions = [set().union(*(found.get(n, ()) for found in slot)) for slot in where]
+            found = chains(positions, offsets, q.slop)
+            if q.gaps:
+                text, words = self._passage_words(segment, n)
+                keep[i] = any(gaps_hold(q.gaps, chain[0], text, words) for chain in found)
+            else:
+                keep[i] = next(found, None) is not None
+        return ids[keep], scores[keep]
+
+    def _positions_at(self, segment: _Segment, fieldname: str, text: bytes, local: np.ndarray) -> dict[int, list[int]]:
+        """Where a term occurs in those of the segment's docnums ``local`` (ascending) that hold it."""
+        ids, _, blocks = self._postings(segment, fieldname, text)
+        if not len(ids):
+            return {}
+        at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
+        hit = ids[at] == local
+        if not hit.any():
+            return {}
+        found: dict[int, list[int]] = {}
+        if len(blocks):
+            # Straight to the block that holds each posting, by its place in the list.
+            decode = segment.reader.schema[fieldname].format.decode_positions
+            places = at[hit]
+            numbers = np.searchsorted(blocks[:, 0], places, side="right") - 1
+            for i, n, b in zip(places.tolist(), local[hit].tolist(), numbers.tolist()):
+                values = self._block_values(segment, fieldname, text, b, blocks[b])
+                found[n] = decode(values[i - int(blocks[b, 0])])
+            return found
+        matcher = segment.reader.postings(fieldname, text)
+        for n in local[hit].tolist():
+            matcher.skip_to(n)
+            if matcher.is_active() and matcher.id() == n:
+                found[n] = list(matcher.value_as("positions"))
+        return found
+
+    def _passage_words(self, segment: _Segment, docnum: int) -> tuple[str, list[tuple[int, int]]]:
+        """A passage's text and its words' offsets, by position (stored fields, kept)."""
+
+        def make() -> tuple[str, bytes]:
+            stored = segment.reader.stored_fields(docnum)
+            return stored.get("text") or "", stored.get("offsets") or b""
+
+        text, offsets = self._cached(("passage", segment.key, docnum), make, size=_passage_size)
+        return text, decode_words(offsets)
 
     def _expanded(self, q: wq.MultiTerm, segment: _Segment, run: _Run) -> Scored:
         """The terms of this segment that ``q`` matches, each scored as a term, summed (boost not applied)."""
@@ -321,26 +389,8 @@ class Engine:
             for segment, local in segments:
                 if not len(local):
                     continue
-                ids, _, blocks = self._postings(segment, fieldname, btext)
-                if not len(ids):
-                    continue
-                at = np.minimum(np.searchsorted(ids, local), len(ids) - 1)
-                hit = ids[at] == local
-                if not hit.any():
-                    continue
-                if len(blocks):
-                    # Straight to the block that holds each posting, by its place in the list.
-                    decode = segment.reader.schema[fieldname].format.decode_positions
-                    for i, n in zip(at[hit].tolist(), local[hit].tolist()):
-                        b = int(np.searchsorted(blocks[:, 0], i, side="right")) - 1
-                        values = self._block_values(segment, fieldname, btext, b, blocks[b])
-                        found.setdefault(segment.offset + n, {})[(fieldname, term)] = decode(values[i - int(blocks[b, 0])])
-                    continue
-                matcher = segment.reader.postings(fieldname, btext)
-                for n in local[hit].tolist():
-                    matcher.skip_to(n)
-                    if matcher.is_active() and matcher.id() == n:
-                        found.setdefault(segment.offset + n, {})[(fieldname, term)] = list(matcher.value_as("positions"))
+                for n, where in self._positions_at(segment, fieldname, btext, local).items():
+                    found.setdefault(segment.offset + n, {})[(fieldname, term)] = where
         return found
 
     def _block_values(self, segment: _Segment, fieldname: str, text: bytes, number: int, block: np.ndarray) -> tuple[bytes, ...]:
@@ -445,6 +495,11 @@ class Engine:
 def _array_size(value: Any) -> int:
     # An absent term costs its key, not nothing: it counts as a small array.
     return max(sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes, 64)
+
+
+def _passage_size(passage: tuple[str, bytes]) -> int:
+    text, offsets = passage
+    return 128 + 2 * len(text) + len(offsets)
 
 
 def _values_size(values: tuple[bytes, ...]) -> int:
