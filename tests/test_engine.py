@@ -22,7 +22,8 @@ QUERIES = [
     "maison", "jeune fille", '"jeune fille"', '"la jeune fille"', "amour~", "prince*", "ch?teau", "Paris",
     "entity:Paris", "type:PER", "maison NOT porte", "NOT maison", "maison AND (porte OR fenêtre)", "title:roman",
     "lang:fr", "inconnuxyz", "de la", "été", "maison ANDMAYBE porte", "traite des êtres humains", "victimes",
-    '"Convention de Palerme"', "le la les", "Quel est le nom de la capitale de la France ?",
+    '"Convention de Palerme"', "le la les", "Quel est le nom de la capitale de la France ?", '"jeune fille"~3', '"maison porte"~6',
+    'title:"la jeune"',
 ]
 
 
