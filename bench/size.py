@@ -6,10 +6,10 @@
 For every segment of the index (Whoosh's ``whoosh3`` codec, compound or not),
 the script reads the segment's own files and charges each byte to a field:
 
-* **term table** (``.trm``): each term's record (its length prefix, the field
+* **term table** (``.trm``): each term's record (its lengths, the field
   number and term bytes of its key, its term info, in which a short postings
-  list is *inlined*), plus its two slots in the hash tables and its entry in
-  the ordered index;
+  list is *inlined*), plus its two hash slots (and, in Whoosh's own ordered
+  hash file, its entry in the ordered index);
 * **postings** (``.pst``): the extent of each term's postings list;
 * **columns** (``.col``): the field-length column of each scored field, and
   any sortable or vector column;
@@ -45,6 +45,8 @@ import zlib
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from searchlib import termtable
 
 #: Zlib level of Whoosh's stored column (``CompressedBytesColumn``'s default).
 STORED_LEVEL = 3
@@ -220,6 +222,11 @@ def _term_table(result: Breakdown, storage, name: str, *, packed: bool = False) 
 
     size = storage.file_length(name)
     dbfile = storage.open_file(name)
+    if bytes(dbfile.get(0, len(termtable._MAGIC))) == termtable._MAGIC:
+        try:
+            return _searchlib_term_table(result, dbfile, size)
+        finally:
+            dbfile.close()
     try:
         table = OrderedHashReader(dbfile, size)
         fieldnames = {number: fname for fname, number in table.extras.get("fieldmap", {}).items()}
@@ -268,6 +275,39 @@ def _term_table(result: Breakdown, storage, name: str, *, packed: bool = False) 
         return postings
     finally:
         dbfile.close()
+
+
+def _searchlib_term_table(result: Breakdown, dbfile, size: int) -> int:
+    """Charge searchlib's own term table (searchlib.termtable): each record, and its hash slots, to its field."""
+    from searchlib.codec import TermInfo
+
+    table = termtable.TermTableReader(dbfile, size)
+    extras = table.extras
+    fieldnames = {number: fname for fname, number in extras.get("fieldmap", {}).items()}
+    key_number = struct.Struct("!H")
+    # Two hash slots per term; a table of no terms has one empty slot, charged as overhead.
+    slot_bytes = extras["width"] * (extras["slots"] // max(extras["count"], 1)) if extras["count"] else 0
+    terms = claimed = postings = 0
+    for key, value, position in table._walk(len(termtable._MAGIC)):
+        (number,) = key_number.unpack_from(key, 0)
+        f = result.field(fieldnames.get(number, f"(field number {number})"))
+        record = len(termtable._varint(len(key))) + len(key) + len(termtable._varint(len(value))) + len(value)
+        cost = record + slot_bytes
+        f.terms += 1
+        f.term_table += cost
+        info = TermInfo.from_bytes(value)
+        if info.is_inlined():
+            f.inlined += len(value) - _packed_statistics_size(value)
+        else:
+            f.postings += info.extent()[1]
+            postings += info.extent()[1]
+        claimed += cost
+        terms += 1
+    # The magic, the sparse index, the extras (field map, counts) and the trailer.
+    overhead = len(termtable._MAGIC) + (size - extras["sparse_at"]) + extras["slots"] * extras["width"] - slot_bytes * terms
+    result.add_part("term tables: headers, sparse index, field maps", overhead)
+    result.add_unattributed(".trm", size - claimed - overhead)
+    return postings
 
 
 def _packed_statistics_size(value: bytes) -> int:

@@ -8,8 +8,11 @@ document number as the distance from the one before, a term frequency as an
 integer, a position list as the bytes Whoosh's format already gives it. The
 entry of a term found once takes about a dozen bytes instead of 120.
 
-Everything else is Whoosh's ``W3Codec`` (segments, postings blocks, columns,
-stored fields), with the fixes of :mod:`searchlib.whoosh_fixes`.
+The entries are kept in searchlib's own term table
+(:mod:`searchlib.termtable`), which spends about 10 bytes on a term besides
+its key and entry where Whoosh's hash file spends 40. Everything else is
+Whoosh's ``W3Codec`` (segments, postings blocks, columns, stored fields),
+with the fixes of :mod:`searchlib.whoosh_fixes`.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3FieldCursor, W3FieldWriter, W3TermInfo, W3TermsReader
+from whoosh.codec.base import FieldCursor
+from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3TermInfo, W3TermsReader
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from .termtable import TermTableReader, TermTableWriter
 from .whoosh_fixes import Codec as _FixedCodec
 
 _INLINED, _WHOLE_WEIGHTS, _NO_VALUES = 1, 2, 4
@@ -153,6 +158,23 @@ def _read_weight(data: bytes, at: int) -> tuple[float, int]:
 
 
 class _FieldWriter(W3FieldWriter):
+    def __init__(self, codec: Any, storage: Any, segment: Any) -> None:
+        # Whoosh's own, with the term table of searchlib.termtable.
+        self._codec = codec
+        self._storage = storage
+        self._segment = segment
+        self._fieldname = None
+        self._fieldid = None
+        self._btext = None
+        self._fieldobj = None
+        self._format = None
+        self._tindex = TermTableWriter(self._create_file(W3Codec.TERMS_EXT))
+        self._fieldmap = self._tindex.extras["fieldmap"] = {}
+        self._postfile = self._create_file(W3Codec.POSTS_EXT)
+        self._postwriter = None
+        self._infield = False
+        self.is_closed = False
+
     def start_term(self, btext: bytes) -> None:
         if self._postwriter is None:
             raise Exception("Called start_term before start_field")
@@ -160,14 +182,65 @@ class _FieldWriter(W3FieldWriter):
         self._postwriter.start_postings(self._fieldobj.format, TermInfo())
 
 
-class _FieldCursor(W3FieldCursor):
+class _FieldCursor(FieldCursor):
+    """A field's terms in order, from the term table (Whoosh's fuzzy automaton walks one)."""
+
+    def __init__(self, table: TermTableReader, fieldname: str, keycoder: Any, keydecoder: Any, fieldobj: Any) -> None:
+        self._table = table
+        self._fieldname = fieldname
+        self._keycoder = keycoder
+        self._keydecoder = keydecoder
+        self._fieldobj = fieldobj
+        self._start = table.closest(keycoder(fieldname, b""))
+        self._pos: int | None = self._start
+        self._text: Any = None
+        self._entry: bytes | None = None
+        self.next()
+
+    def first(self) -> Any:
+        self._pos = self._start
+        return self.next()
+
+    def find(self, term: Any) -> Any:
+        if not isinstance(term, bytes):
+            term = self._fieldobj.to_bytes(term)
+        self._pos = self._table.closest(self._keycoder(self._fieldname, term))
+        return self.next()
+
+    def next(self) -> Any:
+        record = self._table.record_at(self._pos) if self._pos is not None else None
+        if record is not None:
+            key, entry, following = record
+            fieldname, text = self._keydecoder(key)
+            if fieldname == self._fieldname:
+                self._pos = following
+                self._text = self._fieldobj.from_bytes(text)
+                self._entry = entry
+                return self._text
+        self._text = self._pos = self._entry = None
+        return None
+
+    def text(self) -> Any:
+        return self._text
+
     def term_info(self) -> TermInfo | None:
-        if self._pos is None:
-            return None
-        return TermInfo.from_bytes(self._tindex.dbfile.get(self._datapos, self._datalen))
+        return None if self._entry is None else TermInfo.from_bytes(self._entry)
+
+    def is_valid(self) -> bool:
+        return self._pos is not None
 
 
 class _TermsReader(W3TermsReader):
+    def __init__(self, codec: Any, dbfile: Any, length: int, postfile: Any) -> None:
+        self._codec = codec
+        self._dbfile = dbfile
+        self._tindex = TermTableReader(dbfile, length)
+        self._fieldmap = self._tindex.extras["fieldmap"]
+        self._postfile = postfile
+        self._fieldunmap = [None] * len(self._fieldmap)
+        for fieldname, num in self._fieldmap.items():
+            self._fieldunmap[num] = fieldname
+
     def cursor(self, fieldname: str, fieldobj: Any) -> _FieldCursor:
         return _FieldCursor(self._tindex, fieldname, self._keycoder, self._keydecoder, fieldobj)
 

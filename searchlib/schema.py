@@ -58,7 +58,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SEP = "\x1f"
 #: Marks a lexicon entry whose "lemma" is the parts of a split word.

@@ -33,6 +33,7 @@ from whoosh.reading import SegmentReader
 from . import __version__
 from .errors import IndexCorruptError, IndexLockedError, IndexVersionError, NotAnIndexError, SearchlibError
 from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION
+from .termtable import DamagedTermTable
 
 ENV_INDEX = "SEARCHLIB_INDEX"
 DEFAULT_INDEX = "index"
@@ -44,7 +45,7 @@ ORIGINS_FILE = "searchlib.paths.json"
 DEFAULT_WAIT = 5.0
 _FORMAT = "searchlib-index"
 #: What Whoosh raises when an index file is truncated or its bytes are damaged.
-_DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError)
+_DAMAGE = (EOFError, FileNotFoundError, struct.error, zlib.error, pickle.UnpicklingError, DamagedTermTable)
 _UNFINISHED_CREATION = re.compile(r"_MAIN_0\.toc(\.[0-9.]+)?|" + re.escape(META_FILE) + r"\.tmp")
 #: Times a reader retries a table of contents that a writer replaced just as it was opened.
 _TOC_RETRIES = 20
