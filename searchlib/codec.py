@@ -26,6 +26,7 @@ from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3TermInfo, W3TermsRead
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from . import blocks, whoosh_fixes
 from .termtable import TermTableReader, TermTableWriter
 from .whoosh_fixes import Codec as _FixedCodec
 
@@ -182,6 +183,14 @@ class _FieldWriter(W3FieldWriter):
         self._postwriter.start_postings(self._fieldobj.format, TermInfo())
 
 
+class _PostingsWriter(whoosh_fixes._PostingsWriter):
+    def _write_block(self, last: bool = False) -> None:
+        if self._byteids:
+            super()._write_block(last)  # term vectors, which searchlib's schema has none of, keep Whoosh's blocks
+        else:
+            blocks.write_block(self, last)
+
+
 class _FieldCursor(FieldCursor):
     """A field's terms in order, from the term table (Whoosh's fuzzy automaton walks one)."""
 
@@ -300,6 +309,17 @@ class Codec(_FixedCodec):
 
     def field_writer(self, storage: Any, segment: Any) -> _FieldWriter:
         return _FieldWriter(self, storage, segment)
+
+    def postings_reader(self, dbfile: Any, terminfo: Any, format_: Any, term: Any = None, scorer: Any = None) -> Any:
+        if terminfo.is_inlined():
+            return super().postings_reader(dbfile, terminfo, format_, term=term, scorer=scorer)
+        offset, length = terminfo.extent()
+        return blocks.LeafMatcher(dbfile, offset, length, format_, term=term, scorer=scorer)
+
+    def postings_writer(self, dbfile: Any, byteids: bool = False) -> _PostingsWriter:
+        return _PostingsWriter(
+            dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression, inlinelimit=self._inlinelimit
+        )
 
     def terms_reader(self, storage: Any, segment: Any) -> _TermsReader:
         name = segment.make_filename(self.TERMS_EXT)

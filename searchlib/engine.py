@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import threading
 import weakref
-import zlib
-from pickle import loads
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +50,7 @@ from whoosh.query.compound import DefaultOr, PreloadedOr, SplitOr
 from whoosh.util.numeric import _length_byte_cache
 
 from . import whoosh_fixes
+from .blocks import Values, decode_data
 from .documents import LEAD_PASSAGE, DocumentQuery
 from .phrases import Phrase, chains, gaps_hold
 from .ranking import BM25Parameters, term_parameters
@@ -393,13 +392,13 @@ class Engine:
                     found.setdefault(segment.offset + n, {})[(fieldname, term)] = where
         return found
 
-    def _block_values(self, segment: _Segment, fieldname: str, text: bytes, number: int, block: np.ndarray) -> tuple[bytes, ...]:
+    def _block_values(self, segment: _Segment, fieldname: str, text: bytes, number: int, block: np.ndarray) -> Values:
         """The encoded values (positions) of one postings block, read once and kept."""
 
-        def make() -> tuple[bytes, ...]:
+        def make() -> Values:
             _, start, end, compressed = block.tolist()
             data = segment.reader._terms._postfile.get(start, end - start)
-            return tuple(loads(zlib.decompress(data) if compressed else data)[2])
+            return decode_data(data, bool(compressed), segment.reader.schema[fieldname].format.fixed_value_size())[2]
 
         return self._cached(("values", segment.key, fieldname, text, number), make, size=_values_size)
 
@@ -502,9 +501,8 @@ def _passage_size(passage: tuple[str, bytes]) -> int:
     return 128 + 2 * len(text) + len(offsets)
 
 
-def _values_size(values: tuple[bytes, ...]) -> int:
-    # A bytes object's header is 33 bytes, and the tuple holds a pointer to each.
-    return 64 + sum(41 + len(v) for v in values)
+def _values_size(values: Values) -> int:
+    return 64 + values.nbytes
 
 
 def _postings(reader: Any, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

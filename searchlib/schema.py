@@ -50,7 +50,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from whoosh import fields, formats
-from whoosh.system import pack_uint
 
 from .analysis import AnalyzedDocument, Passage, Token
 from .languages import LANGUAGES, Language, get_language
@@ -58,7 +57,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 SEP = "\x1f"
 #: Marks a lexicon entry whose "lemma" is the parts of a split word.
@@ -70,11 +69,59 @@ LEAD = "1"
 KIND_DOC = "doc"
 
 
+class PackedPositions(formats.Positions):
+    """Positions as varints of their distances, one after another.
+
+    Whoosh's own format writes a 4-byte count and a pickled list: 13 bytes
+    for a word found once, where this takes 1 or 2. Most postings of a
+    passage index are such words.
+    """
+
+    def encode(self, poslist: Any) -> bytes:
+        out = bytearray()
+        last = 0
+        for pos in poslist:
+            value = pos - last
+            last = pos
+            while value >= 0x80:
+                out.append(value & 0x7F | 0x80)
+                value >>= 7
+            out.append(value)
+        return bytes(out)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        if max(valuestring, default=0) < 0x80:
+            return list(itertools.accumulate(valuestring))  # every distance fits a byte: decoded in C
+        return list(itertools.accumulate(_varints(valuestring)))
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return sum(1 for byte in valuestring if byte < 0x80)
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.decode_frequency(valuestring) * self.field_boost
+
+    def combine(self, vs: Iterable[bytes]) -> bytes:
+        return self.encode(sorted({pos for v in vs for pos in self.decode_positions(v)}))
+
+
+def _varints(data: bytes) -> list[int]:
+    values = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+        else:
+            values.append(value)
+            value = shift = 0
+    return values
+
+
 class AnalyzedText(fields.FieldType):
     """A scorable field indexed from ``(term, position)`` pairs."""
 
     def __init__(self) -> None:
-        super().__init__(format=formats.Positions(), analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
+        super().__init__(format=PackedPositions(), analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
 
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         postings: dict[str, list[int]] = defaultdict(list)
@@ -96,14 +143,18 @@ class TermSet(fields.FieldType):
 
 
 class TermCounts(fields.FieldType):
-    """A scored field that records how often each term occurs, without positions."""
+    """A scored field that records how often each term occurs, without positions.
+
+    The count is the posting's weight, which every posting has; Whoosh's
+    frequency format would store it a second time, in 4 bytes.
+    """
 
     def __init__(self) -> None:
-        super().__init__(format=formats.Frequency(), analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
+        super().__init__(format=formats.Existence(), analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
 
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         for term, count in sorted(Counter(value).items()):
-            yield term.encode("utf-8"), count, float(count), pack_uint(count)
+            yield term.encode("utf-8"), count, float(count), b""
 
 
 def make_schema() -> fields.Schema:
@@ -260,18 +311,8 @@ def decode_words(data: bytes) -> list[tuple[int, int]]:
     """:func:`encode_words` read back."""
     if not data:
         return []
-    if max(data) < 0x80:
-        values = list(data)  # every value fits in one byte: the common case, decoded in C
-    else:
-        values = []
-        value = shift = 0
-        for byte in data:
-            value |= (byte & 0x7F) << shift
-            if byte & 0x80:
-                shift += 7
-            else:
-                values.append(value)
-                value = shift = 0
+    # Every value fits in one byte: the common case, decoded in C.
+    values = list(data) if max(data) < 0x80 else _varints(data)
     # Starts and ends alternate in the running sum of the gaps and lengths.
     ends = list(itertools.accumulate(values))
     return list(zip(ends[0::2], ends[1::2]))
