@@ -311,14 +311,16 @@ def _searchlib_term_table(result: Breakdown, dbfile, size: int) -> int:
 
 
 def _packed_statistics_size(value: bytes) -> int:
-    """Bytes of a packed entry before its inlined postings: the flags, statistics and ids' start."""
+    """Bytes of a packed entry before its inlined postings: the flags, statistics and ids' start (see searchlib.codec.TermInfo)."""
     from searchlib import codec
 
+    inlined = value[0] & codec._INLINED
     at = 1
     _, at = codec._read_weight(value, at)
-    _, at = codec._read_varint(value, at)
-    at += 2
-    _, at = codec._read_weight(value, at)
+    df, at = codec._read_varint(value, at)
+    at += 1 if inlined and df == 1 else 2
+    if not inlined:
+        _, at = codec._read_weight(value, at)
     _, at = codec._read_varint(value, at)
     _, at = codec._read_varint(value, at)
     return at

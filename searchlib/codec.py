@@ -52,8 +52,11 @@ class TermInfo(W3TermInfo):
         _weight(out, self._weight)
         _varint(out, self._df)
         out.append(0 if self._minlength is None else length_to_byte(self._minlength))
-        out.append(length_to_byte(self._maxlength))
-        _weight(out, self._maxweight)
+        single = inlined is not None and len(inlined[0]) == 1
+        if not single:  # one posting: its length is the shortest and the longest
+            out.append(length_to_byte(self._maxlength))
+        if inlined is None:  # inlined postings give their highest weight
+            _weight(out, self._maxweight)
         # The first document + 1 (0: none), then the last one's distance from it.
         if self._minid is None:
             _varint(out, 0)
@@ -65,15 +68,17 @@ class TermInfo(W3TermInfo):
             _varint(out, self._offset)
             _varint(out, self._length)
             return bytes(out)
-        last = 0
-        for docnum in ids:
+        # The first and last documents are the term's first and last: only those between are written.
+        last = ids[0]
+        for docnum in ids[1:-1]:
             _varint(out, docnum - last)
             last = docnum
-        for weight in weights:
-            if flags & _WHOLE_WEIGHTS:
-                _varint(out, int(weight))
-            else:
-                out += _FLOAT.pack(weight)
+        if not single:  # one posting's weight is the term's total weight
+            for weight in weights:
+                if flags & _WHOLE_WEIGHTS:
+                    _varint(out, int(weight))
+                else:
+                    out += _FLOAT.pack(weight)
         if not flags & _NO_VALUES:
             for value in values:
                 _varint(out, len(value))
@@ -87,33 +92,42 @@ class TermInfo(W3TermInfo):
         at = 1
         info._weight, at = _read_weight(data, at)
         info._df, at = _read_varint(data, at)
+        inlined = flags & _INLINED
+        single = inlined and info._df == 1
         info._minlength = byte_to_length(data[at])
-        info._maxlength = byte_to_length(data[at + 1])
-        at += 2
-        info._maxweight, at = _read_weight(data, at)
+        info._maxlength = info._minlength if single else byte_to_length(data[at + 1])
+        at += 1 if single else 2
+        if not inlined:
+            info._maxweight, at = _read_weight(data, at)
         minid, at = _read_varint(data, at)
         span, at = _read_varint(data, at)
         info._minid = None if minid == 0 else minid - 1
         info._maxid = None if minid == 0 else minid - 1 + span
-        if not flags & _INLINED:
+        if not inlined:
             info._offset, at = _read_varint(data, at)
             info._length, at = _read_varint(data, at)
             return info
         count = info._df
-        ids = []
-        last = 0
-        for _ in range(count):
+        ids = [info._minid]
+        last = info._minid
+        for _ in range(count - 2):
             delta, at = _read_varint(data, at)
             last += delta
             ids.append(last)
+        if count > 1:
+            ids.append(info._maxid)
         weights: list[float] = []
-        for _ in range(count):
-            if flags & _WHOLE_WEIGHTS:
-                whole, at = _read_varint(data, at)
-                weights.append(float(whole))
-            else:
-                weights.append(_FLOAT.unpack_from(data, at)[0])
-                at += 4
+        if single:
+            weights.append(info._weight)
+        else:
+            for _ in range(count):
+                if flags & _WHOLE_WEIGHTS:
+                    whole, at = _read_varint(data, at)
+                    weights.append(float(whole))
+                else:
+                    weights.append(_FLOAT.unpack_from(data, at)[0])
+                    at += 4
+        info._maxweight = max(weights)
         values: list[bytes] = []
         if not flags & _NO_VALUES:
             for _ in range(count):

@@ -16,7 +16,8 @@ def _info(ids, weights, values, *, inlined):
     info = codec.TermInfo()
     info._weight = float(sum(weights))
     info._df = len(ids)
-    info._minlength, info._maxlength = 1, 40
+    # One posting has one field length: the shortest and the longest.
+    info._minlength, info._maxlength = (40, 40) if len(ids) == 1 else (1, 40)
     info._maxweight = float(max(weights))
     info._minid, info._maxid = ids[0], ids[-1]
     if inlined:
@@ -44,7 +45,7 @@ def test_codec_term_info_round_trips(items, first, inlined):
     read = codec.TermInfo.from_bytes(written.to_bytes())
     assert (read.weight(), read.doc_frequency(), read.min_id(), read.max_id(), read.max_weight()) == (
         sum(weights), len(ids), ids[0], ids[-1], max(weights))
-    assert (read.min_length(), read.max_length()) == (1, 40)
+    assert (read.min_length(), read.max_length()) == ((40, 40) if len(ids) == 1 else (1, 40))
     if inlined:
         assert read.inlined_postings() == (tuple(ids), tuple(weights), tuple(values))
     else:
