@@ -44,13 +44,12 @@ from typing import Any
 
 import numpy as np
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, _lenfield
-from whoosh.matching.wrappers import FilterMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.query.compound import DefaultOr, PreloadedOr, SplitOr
 from whoosh.util.numeric import _length_byte_cache
 
 from . import whoosh_fixes
-from .blocks import Values, decode_data
+from .blocks import Values, decode_data, decode_list
 from .documents import LEAD_PASSAGE, DocumentQuery
 from .phrases import Phrase, chains, gaps_hold
 from .ranking import BM25Parameters, term_parameters
@@ -506,39 +505,16 @@ def _values_size(values: Values) -> int:
 
 
 def _postings(reader: Any, fieldname: str, text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A term's segment docnums (deleted ones included) and weights, decoded a block at a time.
+    """A term's segment docnums (deleted ones included) and weights, with its blocks (see :func:`searchlib.blocks.decode_list`).
 
-    Also where its blocks are, one row each: the index of the block's first
-    posting in the list, its data's start and end in the postings file, and
-    whether it is compressed; no rows for postings kept in the term table.
+    No rows of blocks for postings kept in the term table.
     """
-    matcher = reader.postings(fieldname, text)
-    if isinstance(matcher, FilterMatcher):
-        matcher = matcher.child  # deletions are the caller's: the cache outlives them
-    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
-        ids, weights, blocks = [], [], []
-        count = 0
-        while True:
-            blocks.append((count, matcher._dataoffset, matcher._nextoffset, bool(matcher._compression)))
-            matcher._read_data()
-            # A block's ids are stored as deltas from the one before.
-            ids.append(np.cumsum(np.asarray(matcher._data[0], dtype=_IDS)))
-            count += matcher._blocklength
-            stored = matcher._data[1]
-            if stored is None or isinstance(stored, float):
-                weights.append(np.full(matcher._blocklength, 1.0 if stored is None else stored, dtype=np.float64))
-            else:
-                weights.append(np.asarray(stored, dtype=np.float64))
-            if matcher._lastblock:
-                break
-            matcher._goto(matcher._nextoffset)
-        return np.concatenate(ids), np.concatenate(weights), np.array(blocks, dtype=_IDS)
-    found, found_weights = [], []
-    while matcher.is_active():
-        found.append(matcher.id())
-        found_weights.append(matcher.weight())
-        matcher.next()
-    return np.asarray(found, dtype=_IDS), np.asarray(found_weights, dtype=np.float64), _NO_BLOCKS
+    info = reader.term_info(fieldname, text)
+    if info.is_inlined():
+        ids, weights, _ = info.inlined_postings()
+        return np.asarray(ids, dtype=_IDS), np.asarray(weights, dtype=np.float64), _NO_BLOCKS
+    offset, length = info.extent()
+    return decode_list(reader._terms._postfile.get(offset, length), offset)
 
 
 def _term_bytes(schema: Any, fieldname: str, text: str) -> bytes | None:

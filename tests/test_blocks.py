@@ -92,3 +92,32 @@ def test_blocks_varints_of_every_size():
         blocks._varint(out, v)
     assert blocks._varints(bytes(out)).tolist() == values
     assert blocks._varints(b"").tolist() == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 128), st.sampled_from(["ones", "same", "whole", "floats"]), st.integers(0, 2**31)),
+                min_size=1, max_size=8), st.integers(0, 10_000))
+def test_blocks_a_whole_list_decodes_as_its_blocks_do(shape, base):
+    """decode_list reads every block of a list at once: the same ids and weights as block by block, and where each block is."""
+    from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC
+
+    data = bytearray(WHOOSH3_HEADER_MAGIC)
+    expected_ids, expected_weights, firsts = [], [], []
+    last_id = -1
+    for k, (n, kind, seed) in enumerate(shape):
+        rng = np.random.default_rng(seed)
+        ids = (last_id + 1 + np.cumsum(rng.integers(0, 300, n))).tolist()
+        last_id = ids[-1]
+        w = {"ones": [1.0] * n, "same": [4.0] * n, "whole": [float(x) for x in rng.integers(0, 9, n)],
+             "floats": [float(x) for x in rng.random(n) + 0.25]}[kind]
+        firsts.append(len(expected_ids))
+        expected_ids += ids
+        expected_weights += w
+        data += blocks.encode_block(ids, w, [b"\x01"] * n, None, max(w), 1, 1, last=k == len(shape) - 1, compression=3)
+    ids, weights, rows = blocks.decode_list(bytes(data), base)
+    assert ids.tolist() == expected_ids
+    assert weights.tolist() == expected_weights
+    assert rows[:, 0].tolist() == firsts
+    for (first, start, end, compressed), (n, _, _) in zip(rows.tolist(), shape):
+        _, _, values = blocks.decode_data(bytes(data[start - base : end - base]), bool(compressed), None)
+        assert len(values) == n
