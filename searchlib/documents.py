@@ -12,6 +12,8 @@ segment: the carrying is done segment by segment.
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,7 +68,7 @@ class DocumentQuery(wq.Query):
         return wq.NullQuery if inner is wq.NullQuery else DocumentQuery(inner, passages=self.passages)
 
     def with_boost(self, boost: float) -> DocumentQuery:
-        return DocumentQuery(self.query.with_boost(self.query.boost * boost), passages=self.passages)
+        return DocumentQuery(reboosted(self.query, self.query.boost * boost), passages=self.passages)
 
     def estimate_size(self, ixreader: Any) -> int:
         return self.query.estimate_size(ixreader)
@@ -107,3 +109,19 @@ class _Listed:
 
     def block_quality(self, matcher: Any) -> float:
         return self._max
+
+
+def reboosted(q: wq.Query, boost: float) -> wq.Query:
+    """``q`` with ``boost``, as ``q.with_boost(boost)`` gives it, without Whoosh's deep copy.
+
+    A compiled tree is built for one search and never changed, so its
+    subqueries can be shared; a query whose ``with_boost`` passes the boost
+    on to its parts keeps its own.
+    """
+    if boost == q.boost:
+        return q
+    if type(q).with_boost is not wq.Query.with_boost:
+        return q.with_boost(boost)
+    q = copy.copy(q)
+    q.boost = boost
+    return q

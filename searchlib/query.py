@@ -23,7 +23,6 @@ lemmas first and the folded ones with a lower weight, so ``traité`` ranks
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import itertools
 import re
@@ -40,7 +39,7 @@ from whoosh.analysis import LowercaseFilter, RegexTokenizer
 from whoosh.reading import IndexReader
 
 from .codec import prefix_doc_frequencies
-from .documents import EVERY_PASSAGE, LEAD_PASSAGE, DocumentQuery
+from .documents import EVERY_PASSAGE, LEAD_PASSAGE, DocumentQuery, reboosted
 from .errors import QuerySyntaxError, UnknownEntityTypeError
 from .languages import Language, get_language
 from .schema import (
@@ -816,7 +815,7 @@ def normalized(q: wq.Query) -> wq.Query:
     for sub in q.subqueries:
         sub = normalized(sub)
         if isinstance(sub, kind):
-            subqueries += [_reboosted(inner, inner.boost * sub.boost) for inner in sub]
+            subqueries += [reboosted(inner, inner.boost * sub.boost) for inner in sub]
         else:
             subqueries.append(sub)
     if any(isinstance(sub, _MERGED_BY_NORMALIZE) for sub in subqueries):
@@ -827,22 +826,12 @@ def normalized(q: wq.Query) -> wq.Query:
     if len(unique) == 1:
         sub = unique[0]
         sub_boost = getattr(sub, "boost", 1.0)
-        return sub if q.boost == 1.0 and sub_boost == 1.0 else _reboosted(sub, sub_boost * q.boost)
+        return sub if q.boost == 1.0 and sub_boost == 1.0 else reboosted(sub, sub_boost * q.boost)
     norm = kind(unique, boost=q.boost)
     for name in ("minmatch", "scale", "tiebreak"):
         if hasattr(q, name):
             setattr(norm, name, getattr(q, name))
     return norm
-
-
-def _reboosted(q: wq.Query, boost: float) -> wq.Query:
-    if boost == q.boost:
-        return q
-    if type(q).with_boost is not wq.Query.with_boost:
-        return q.with_boost(boost)  # a query that passes its boost on
-    q = copy.copy(q)
-    q.boost = boost
-    return q
 
 
 _COMPOUND_NORMALIZE = (wq.compound.CompoundQuery.normalize, wq.Or.normalize, wq.DisjunctionMax.normalize)
@@ -871,10 +860,7 @@ def _once(subs: list[wq.Query]) -> wq.Query:
 
 
 def _boosted(q: wq.Query, boost: float) -> wq.Query:
-    if boost != 1.0:
-        q = q.copy()
-        q.boost *= boost
-    return q
+    return reboosted(q, q.boost * boost) if boost != 1.0 else q
 
 
 def _phrase_query(
