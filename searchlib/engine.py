@@ -85,7 +85,15 @@ class _Statistics:
         self._reader = reader
         self._frequencies: dict[tuple[str, Any], int] = {}
         self._lengths: dict[str, int] = {}
+        self._parameters: dict[tuple[str, str, bytes], BM25Parameters | None] = {}
         self._count = reader.doc_count_all()
+
+    def parameters(self, weighting: Any, key: str, fieldname: str, text: bytes) -> BM25Parameters | None:
+        """A term's BM25 parameters under ``weighting`` (whose settings ``key`` names), computed once per reader."""
+        found = self._parameters.get((key, fieldname, text), _UNSEEN)
+        if found is _UNSEEN:
+            found = self._parameters[(key, fieldname, text)] = term_parameters(weighting, self, fieldname, text)
+        return found
 
     def doc_frequency(self, fieldname: str, text: Any) -> int:
         key = (fieldname, text)
@@ -110,6 +118,8 @@ class _Run:
 
     weighting: Any
     statistics: _Statistics
+    #: The weighting's settings, which name its terms' parameters in ``statistics``.
+    weighting_key: str
     #: Per query term ``(field, text)``: its parameters, and its text as the index stores it.
     parameters: dict[tuple[str, str], BM25Parameters | None] = field(default_factory=dict)
     texts: dict[tuple[str, str], bytes | None] = field(default_factory=dict)
@@ -163,7 +173,7 @@ class Engine:
         record. Ties go to the lower docnum.
         """
         segments = self._segments(searcher)
-        run = _Run(searcher.weighting, self._statistics_of(searcher.reader()))
+        run = _Run(searcher.weighting, self._statistics_of(searcher.reader()), _settings(searcher.weighting))
         found = [(segment, *self._eval(query, segment, run)) for segment in segments]
         keys = [self._keys(segment)[ids] for segment, ids, _ in found]
         if document_terms and document_weight:
@@ -248,7 +258,7 @@ class Engine:
             ids, weights = ids[live], weights[live]
         p = run.parameters.get(key, _UNSEEN)
         if p is _UNSEEN:
-            p = run.parameters[key] = term_parameters(run.weighting, run.statistics, fieldname, text)
+            p = run.parameters[key] = run.statistics.parameters(run.weighting, run.weighting_key, fieldname, text)
         if p is None:
             return ids, weights.astype(np.float64)
         # Whoosh's bm25(), term for term, so that the scores are the same:
@@ -515,6 +525,11 @@ def _postings(reader: Any, fieldname: str, text: bytes) -> tuple[np.ndarray, np.
         return np.asarray(ids, dtype=_IDS), np.asarray(weights, dtype=np.float64), _NO_BLOCKS
     offset, length = info.extent()
     return decode_list(reader._terms._postfile.get(offset, length), offset)
+
+
+def _settings(weighting: Any) -> str:
+    """What a weighting's scores depend on besides the index: its class and settings (Ranking makes a new one per search)."""
+    return f"{type(weighting).__qualname__}{sorted(vars(weighting).items())!r}"
 
 
 def _term_bytes(schema: Any, fieldname: str, text: str) -> bytes | None:
