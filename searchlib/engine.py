@@ -53,7 +53,7 @@ from .blocks import Values, decode_data, decode_list
 from .documents import LEAD_PASSAGE, DocumentQuery
 from .phrases import Phrase, chains, gaps_hold
 from .ranking import BM25Parameters, term_parameters
-from .schema import KIND_DOC, LEAD, decode_words
+from .schema import KIND_DOC, LEAD, WordOffsets
 
 #: Bytes of decoded postings and columns kept per engine (least recently used go first).
 CACHE_BYTES = 256 * 1024 * 1024
@@ -319,7 +319,7 @@ class Engine:
                 found[n] = list(matcher.value_as("positions"))
         return found
 
-    def _passage_words(self, segment: _Segment, docnum: int) -> tuple[str, list[tuple[int, int]]]:
+    def _passage_words(self, segment: _Segment, docnum: int) -> tuple[str, WordOffsets]:
         """A passage's text and its words' offsets, by position (stored fields, kept)."""
 
         def make() -> tuple[str, bytes]:
@@ -327,7 +327,7 @@ class Engine:
             return stored.get("text") or "", stored.get("offsets") or b""
 
         text, offsets = self._cached(("passage", segment.key, docnum), make, size=_passage_size)
-        return text, decode_words(offsets)
+        return text, WordOffsets(offsets)
 
     def _expanded(self, q: wq.MultiTerm, segment: _Segment, run: _Run) -> Scored:
         """The terms of this segment that ``q`` matches, each scored as a term, summed (boost not applied)."""

@@ -318,6 +318,39 @@ def decode_words(data: bytes) -> list[tuple[int, int]]:
     return list(zip(ends[0::2], ends[1::2]))
 
 
+class WordOffsets(Sequence[tuple[int, int]]):
+    """:func:`decode_words` of a passage, decoded only at the positions asked for.
+
+    A phrase checks one or two function words in each of thousands of
+    candidate passages: decoding every word of each would cost more than
+    the check. When every value fits in a byte (the common case), a word's
+    start is a sum of the bytes before it, taken in C.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._simple = not data or max(data) < 0x80
+        self._words: list[tuple[int, int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._data) // 2 if self._simple else len(self._decoded())
+
+    def __getitem__(self, p: int) -> tuple[int, int]:  # type: ignore[override]
+        if not self._simple:
+            return self._decoded()[p]
+        if p < 0:
+            p += len(self)
+        if not 0 <= p < len(self):
+            raise IndexError(p)
+        start = sum(self._data[: 2 * p + 1])
+        return start, start + self._data[2 * p + 1]
+
+    def _decoded(self) -> list[tuple[int, int]]:
+        if self._words is None:
+            self._words = decode_words(self._data)
+        return self._words
+
+
 def _lex(tokens: Iterable[Token], stops: Iterable[str] = (), joined: Iterable[tuple[str, tuple[str, ...]]] = ()) -> set[str]:
     # Only the contextual lemma goes into the lexicon. The extra terms (the
     # verb of a participle) are indexed so that the verb finds the word, but a

@@ -117,3 +117,26 @@ def test_codec_word_offsets_read_back_exactly():
             words.append((start, end))
             last = end
         assert decode_words(encode_words(words)) == words
+
+
+def test_codec_word_offsets_read_at_a_position_as_decoded():
+    """A phrase reads one word's offsets (schema.WordOffsets): the same as decoding them all, short values and long."""
+    import random
+
+    from searchlib.schema import WordOffsets, decode_words, encode_words
+
+    rng = random.Random(11)
+    for long in (False, True):
+        for _ in range(200):
+            words, at = [], rng.randrange(0, 3)
+            for _ in range(rng.randrange(0, 60)):
+                start = at + rng.randrange(0, 300 if long else 3)
+                end = start + rng.randrange(1, 200 if long else 12)
+                words.append((start, end))
+                at = end
+            data = encode_words(words)
+            lazy = WordOffsets(data)
+            assert len(lazy) == len(words) == len(decode_words(data))
+            assert [lazy[p] for p in range(len(words))] == words
+            if words:
+                assert lazy[-1] == words[-1]
