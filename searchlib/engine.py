@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.columns import NumericColumn, TranslatingColumnReader, VarBytesColumn
 from whoosh.query.compound import DefaultOr, PreloadedOr, SplitOr
 from whoosh.util.numeric import _length_byte_cache
 
@@ -464,16 +465,19 @@ class Engine:
         """Each docnum's document ordinal: the same for a document's passages and record."""
 
         def make() -> np.ndarray:
-            values = segment.reader.column_reader("doc_id")
+            values = _column_values(segment.reader, "doc_id", segment.size)
             with self._lock:
                 ordinals, ids = self._ordinals, self._doc_ids
                 keys = np.empty(segment.size, dtype=_IDS)
-                for n in range(segment.size):
-                    value = values[n]
-                    ordinal = ordinals.get(value)
-                    if ordinal is None:
-                        ordinal = ordinals[value] = len(ids)
-                        ids.append(value)
+                previous, ordinal = None, -1
+                for n, value in enumerate(values):
+                    # A document's passages and record are neighbours: most values repeat the one before.
+                    if value != previous:
+                        ordinal = ordinals.get(value, -1)
+                        if ordinal < 0:
+                            ordinal = ordinals[value] = len(ids)
+                            ids.append(value)
+                        previous = value
                     keys[n] = ordinal
             return keys
 
@@ -553,8 +557,32 @@ def _field_lengths(reader: Any, fieldname: str) -> np.ndarray:
     column = _lenfield(fieldname)
     if not perdoc.has_column(column):
         return np.zeros(reader.doc_count_all())
-    encoded = np.asarray(perdoc.column_reader(column, LENGTHS_COLUMN).load(), dtype=np.uint8)
+    lengths = perdoc.column_reader(column, LENGTHS_COLUMN)
+    size = reader.doc_count_all()
+    if isinstance(lengths, NumericColumn.Reader) and lengths._fixedlen == 1:
+        # One byte a document, read at once: Whoosh's load() reads them one call each.
+        encoded = np.full(size, lengths._default, dtype=np.uint8)
+        stored = np.frombuffer(lengths._dbfile.get(lengths._basepos, min(lengths._count, size)), dtype=np.uint8)
+        encoded[: len(stored)] = stored
+    else:
+        encoded = np.asarray(lengths.load(), dtype=np.uint8)
     return _LENGTHS[encoded]
+
+
+def _column_values(reader: Any, fieldname: str, size: int) -> list[str]:
+    """Every document's value of a text column, read at once where Whoosh reads one call each."""
+    column = reader.column_reader(fieldname)
+    raw = column.raw_column() if isinstance(column, TranslatingColumnReader) else None
+    if not isinstance(raw, VarBytesColumn.Reader):
+        return [column[n] for n in range(size)]
+    lengths = np.asarray(raw._lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    if not np.array_equal(np.asarray(raw._offsets, dtype=np.int64), ends - lengths):
+        return [column[n] for n in range(size)]
+    data = raw._dbfile.get(raw._basepos, int(ends[-1]) if len(ends) else 0)
+    decode = reader.schema[fieldname].from_column_value
+    found = [decode(data[end - length : end]) for end, length in zip(ends.tolist(), lengths.tolist())]
+    return found + [column[n] for n in range(len(found), size)]
 
 
 def _walk(q: wq.Query, segment: _Segment) -> Scored:

@@ -158,3 +158,26 @@ def test_engine_positions_are_whooshs_read_straight_from_their_block(piaf_index)
         assert Engine().positions(searcher, terms, docnums) == expected
         assert by_size[0][0] > 3 * 128  # lists of several blocks (of 128 postings) were read
         assert sum(len(found) for found in expected.values()) > 1000
+
+
+def test_engine_columns_read_at_once_are_whooshs(engine_index):
+    """Doc ids and field lengths are read a column at a time (the first search after opening reads them all):
+    the values Whoosh's column readers give one document at a time, in every segment."""
+    import numpy as np
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+    from searchlib.engine import _LENGTHS, _column_values, _field_lengths
+
+    compared = 0
+    with engine_index._reading() as searcher:
+        for segment, _ in searcher.reader().leaf_readers():
+            size = segment.doc_count_all()
+            column = segment.column_reader("doc_id")
+            assert _column_values(segment, "doc_id", size) == [column[n] for n in range(size)]
+            for fieldname in ("fold_fr", "dfold_fr", "lemma_fr", "tfold_fr", "fold_de"):
+                if segment._perdoc.has_column(_lenfield(fieldname)):
+                    lengths = segment._perdoc.column_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+                    expected = _LENGTHS[np.asarray([lengths[n] for n in range(size)], dtype=np.uint8)]
+                    assert np.array_equal(_field_lengths(segment, fieldname), expected), fieldname
+                    compared += 1
+    assert compared >= 8
