@@ -47,7 +47,16 @@ from .results import (
     Progress,
     SearchResults,
 )
-from .schema import KIND_DOC, KIND_PASSAGE, SCHEMA_VERSION, entity_key, entity_typed_key, make_schema
+from .schema import (
+    KIND_DOC,
+    KIND_PASSAGE,
+    SCHEMA_VERSION,
+    entity_key,
+    entity_mentions,
+    entity_typed_key,
+    make_schema,
+    stored_record,
+)
 from .sources import MAX_DOCUMENT_CHARS, Document, Source, SourceSet, given_id, path_id
 from .store import (
     _DAMAGE,
@@ -286,11 +295,10 @@ class Index:
 
     def _prune(self, gone: Callable[[str, str | None], bool], wait: float, origins: _Origins) -> int:
         with self._reading() as searcher:
-            ids = [
-                f["doc_id"]
-                for f in searcher.documents(kind=KIND_DOC)
-                if gone(f["doc_id"], origins.path_of(f["doc_id"], f.get("hash"), f.get("path")))
-            ]
+            reader = searcher.reader()
+            doc_ids = reader.column_reader("doc_id") if reader.doc_count_all() else None
+            records = [stored_record(reader, n, doc_ids) for n in searcher.docs_for_query(wq.Term("kind", KIND_DOC))]
+            ids = [f["doc_id"] for f in records if gone(f["doc_id"], origins.path_of(f["doc_id"], f.get("hash"), f.get("path")))]
         return self._remove(ids, wait, origins)
 
     def optimize(self, *, wait: float = DEFAULT_WAIT) -> int:
@@ -499,7 +507,7 @@ class Index:
     def _hits(
         self, searcher: Any, ranked: Sequence[tuple[int, float, str]], leaves: Sequence[Any], *, highlight: bool
     ) -> list[Hit]:
-        stored = [(docnum, score, searcher.stored_fields(docnum)) for docnum, score, _ in ranked]
+        stored = [(docnum, score, {**searcher.stored_fields(docnum), "doc_id": doc_id}) for docnum, score, doc_id in ranked]
         # The title is the document's, stored once on its record.
         records = self._engine.records(searcher, [doc_id for _, _, doc_id in ranked])
         titles = {doc_id: searcher.stored_fields(n).get("title", "") for doc_id, n in records.items()}
@@ -509,7 +517,7 @@ class Index:
                 [docnum for docnum, _, _ in stored],
                 leaves,
                 texts={docnum: fields["text"] for docnum, _, fields in stored},
-                entities={docnum: fields.get("entities", ()) for docnum, _, fields in stored},
+                entities={docnum: entity_mentions(fields) for docnum, _, fields in stored},
                 offsets={docnum: fields.get("offsets", b"") for docnum, _, fields in stored},
                 positions=lambda terms, docnums: self._engine.positions(searcher, terms, docnums),
             )
@@ -520,7 +528,7 @@ class Index:
         for rank, (docnum, score, fields) in enumerate(stored, start=1):
             text = fields["text"]
             spans = tuple(matches.get(docnum, ()))
-            mentions = tuple(dict.fromkeys(EntityMention(e[0], e[1]) for e in fields.get("entities", ())))
+            mentions = tuple(dict.fromkeys(EntityMention(e[0], e[1]) for e in entity_mentions(fields)))
             hits.append(
                 Hit(
                     rank=rank,
@@ -574,7 +582,7 @@ class Index:
                 counts = counts[:limit]
             facets = []
             for negative, key, term_label, docnum in counts:
-                mentions = searcher.stored_fields(docnum).get("entities", ())
+                mentions = entity_mentions(searcher.stored_fields(docnum))
                 written = next(
                     (m[0] for m in mentions if m[1] == term_label and entity_key(m[0]) == key),
                     key,
@@ -613,7 +621,9 @@ class Index:
         ['fr']
         """
         with self._reading() as searcher:
-            records = [searcher.stored_fields(n) for n in searcher.docs_for_query(wq.Term("kind", KIND_DOC))]
+            reader = searcher.reader()
+            doc_ids = reader.column_reader("doc_id") if reader.doc_count_all() else None
+            records = [stored_record(reader, n, doc_ids) for n in searcher.docs_for_query(wq.Term("kind", KIND_DOC))]
         return sorted(
             (
                 DocumentInfo(id=r["doc_id"], title=r.get("title", ""), lang=r.get("lang", ""),
@@ -642,9 +652,10 @@ class Index:
             reader = searcher.reader()
             live = set(reader.all_doc_ids())
             stored: dict[int, dict[str, Any]] = {}
+            doc_ids = reader.column_reader("doc_id") if live else None
             for docnum in sorted(live):
                 try:
-                    stored[docnum] = reader.stored_fields(docnum)
+                    stored[docnum] = stored_record(reader, docnum, doc_ids)
                 except Exception as exc:  # damaged bytes surface as anything from zlib to pickle
                     problems.append(f"stored record {docnum} cannot be read ({_describe(exc)})")
             kinds, terms = _check_postings(reader, live, stored, problems)

@@ -57,7 +57,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 SEP = "\x1f"
 #: Marks a lexicon entry whose "lemma" is the parts of a split word.
@@ -162,7 +162,8 @@ def make_schema() -> fields.Schema:
     schema = fields.Schema(
         kind=fields.ID(),
         lead=fields.ID(),
-        doc_id=fields.ID(stored=True, sortable=True),
+        # Not stored: the column holds it once for every record (read with stored_record).
+        doc_id=fields.ID(stored=False, sortable=True),
         lang=fields.ID(stored=True),
         passage=fields.STORED(),
         start=fields.STORED(),
@@ -377,13 +378,27 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage) -> dict[str, Any]:
         "end": passage.end,
         "text": passage.text,
         "offsets": encode_words(passage.words),
-        "entities": tuple((e.text, e.label, e.start, e.end, e.words) for e in passage.entities),
+        # An entity's text is the passage's, between its offsets (entity_mentions restores it).
+        "entities": tuple((e.label, e.start, e.end, e.words) for e in passage.entities),
         "entity": [key for key, _ in keys],
         "etype": [label.lower() for _, label in keys],
         "entity_typed": [entity_typed_key(label, key) for key, label in keys],
         "fields": [name for name, postings in scored.items() if postings],
         **scored,
     }
+
+
+def entity_mentions(fields: dict[str, Any]) -> list[tuple[str, str, int, int, tuple[tuple[int, int], ...]]]:
+    """A passage's stored entities as ``(text, label, start, end, words)``, their text cut from the passage's."""
+    text = fields.get("text") or ""
+    return [(text[start:end], label, start, end, words) for label, start, end, words in fields.get("entities", ())]
+
+
+def stored_record(reader: Any, docnum: int, doc_ids: Any = None) -> dict[str, Any]:
+    """A record's stored fields, with its ``doc_id`` from the column (``doc_ids``: the reader's, if already open)."""
+    found = dict(reader.stored_fields(docnum))
+    found["doc_id"] = (doc_ids if doc_ids is not None else reader.column_reader("doc_id"))[docnum]
+    return found
 
 
 def document_records(doc: AnalyzedDocument) -> Iterator[dict[str, Any]]:
