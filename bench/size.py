@@ -46,7 +46,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from searchlib import termtable
+from searchlib import termtable, varints
 
 #: Zlib level of Whoosh's stored column (``CompressedBytesColumn``'s default).
 STORED_LEVEL = 3
@@ -291,7 +291,7 @@ def _searchlib_term_table(result: Breakdown, dbfile, size: int) -> int:
     for key, value, position in table._walk(len(termtable._MAGIC)):
         (number,) = key_number.unpack_from(key, 0)
         f = result.field(fieldnames.get(number, f"(field number {number})"))
-        record = len(termtable._varint(len(key))) + len(key) + len(termtable._varint(len(value))) + len(value)
+        record = len(varints.encode(len(key))) + len(key) + len(varints.encode(len(value))) + len(value)
         cost = record + slot_bytes
         f.terms += 1
         f.term_table += cost
@@ -317,12 +317,12 @@ def _packed_statistics_size(value: bytes) -> int:
     inlined = value[0] & codec._INLINED
     at = 1
     _, at = codec._read_weight(value, at)
-    df, at = codec._read_varint(value, at)
+    df, at = varints.read(value, at)
     at += 1 if inlined and df == 1 else 2
     if not inlined:
         _, at = codec._read_weight(value, at)
-    _, at = codec._read_varint(value, at)
-    _, at = codec._read_varint(value, at)
+    _, at = varints.read(value, at)
+    _, at = varints.read(value, at)
     return at
 
 

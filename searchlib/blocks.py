@@ -34,6 +34,10 @@ import numpy as np
 from whoosh.codec.whoosh3 import COMPRESSION_MIN_SIZE, WHOOSH3_HEADER_MAGIC, W3LeafMatcher
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from .varints import read as read_varint
+from .varints import read_array
+from .varints import write as write_varint
+
 _ALL_ONE, _SAME, _WHOLE, _FLOATS = 0, 1, 2, 3
 _FLOAT64 = np.dtype("<f8")
 _DOUBLE = struct.Struct("<d")
@@ -67,7 +71,7 @@ def encode_block(ids: list[int], weights: list[float], values: list[bytes] | Non
     id_bytes = bytearray()
     previous = 0
     for docnum in ids:
-        _varint(id_bytes, docnum - previous)
+        write_varint(id_bytes, docnum - previous)
         previous = docnum
     weight_bytes = bytearray()
     if all(w == 1.0 for w in weights):
@@ -78,7 +82,7 @@ def encode_block(ids: list[int], weights: list[float], values: list[bytes] | Non
     elif all(float(w).is_integer() and w >= 0 for w in weights):
         kind = _WHOLE
         for w in weights:
-            _varint(weight_bytes, int(w))
+            write_varint(weight_bytes, int(w))
     else:
         kind = _FLOATS
         weight_bytes += np.asarray(weights, dtype=_FLOAT64).tobytes()
@@ -86,15 +90,15 @@ def encode_block(ids: list[int], weights: list[float], values: list[bytes] | Non
     value_bytes = b""
     if fixedsize is None or fixedsize < 0:
         for value in values or ():
-            _varint(length_bytes, len(value))
+            write_varint(length_bytes, len(value))
         value_bytes = b"".join(values or ())
     elif fixedsize > 0:
         value_bytes = b"".join(values or ())
     data = bytearray()
-    _varint(data, len(id_bytes))
+    write_varint(data, len(id_bytes))
     data.append(kind)
-    _varint(data, len(weight_bytes))
-    _varint(data, len(length_bytes))
+    write_varint(data, len(weight_bytes))
+    write_varint(data, len(length_bytes))
     data += id_bytes + weight_bytes + length_bytes + value_bytes
     compressed = 0
     if compression and len(data) >= COMPRESSION_MIN_SIZE:
@@ -102,13 +106,13 @@ def encode_block(ids: list[int], weights: list[float], values: list[bytes] | Non
         if len(packed) < len(data):
             data, compressed = bytearray(packed), 1
     header = bytearray()
-    _varint(header, len(ids))
-    _varint(header, ids[-1])
+    write_varint(header, len(ids))
+    write_varint(header, ids[-1])
     _weight(header, maxweight)
     header += bytes((compressed, length_to_byte(minlength), length_to_byte(maxlength)))
     rest = len(header) + len(data)
     out = bytearray()
-    _varint(out, rest << 1 | int(last))
+    write_varint(out, rest << 1 | int(last))
     return bytes(out + header + data)
 
 
@@ -116,11 +120,11 @@ def decode_data(data: bytes, compressed: bool, fixedsize: int | None) -> tuple[n
     """A block's ``(id distances, weights, values)`` in the shapes Whoosh's matcher keeps them in."""
     if compressed:
         data = zlib.decompress(data)
-    id_size, at = _read_varint(data, 0)
+    id_size, at = read_varint(data, 0)
     kind = data[at]
-    weight_size, at = _read_varint(data, at + 1)
-    length_size, at = _read_varint(data, at)
-    ids = _varints(data[at : at + id_size])
+    weight_size, at = read_varint(data, at + 1)
+    length_size, at = read_varint(data, at)
+    ids = read_array(data[at : at + id_size])
     at += id_size
     weights_data = data[at : at + weight_size]
     at += weight_size
@@ -129,11 +133,11 @@ def decode_data(data: bytes, compressed: bool, fixedsize: int | None) -> tuple[n
     elif kind == _SAME:
         weights = _read_weight(weights_data, 0)[0]
     elif kind == _WHOLE:
-        weights = _varints(weights_data).astype(np.float64)
+        weights = read_array(weights_data).astype(np.float64)
     else:
         weights = np.frombuffer(weights_data, dtype=_FLOAT64).astype(np.float64)
     if fixedsize is None or fixedsize < 0:
-        ends = np.cumsum(_varints(data[at : at + length_size]))
+        ends = np.cumsum(read_array(data[at : at + length_size]))
         values: Any = Values(bytes(data[at + length_size :]), ends)
     elif fixedsize == 0:
         values = None
@@ -159,19 +163,19 @@ def decode_list(data: bytes, base: int = 0) -> tuple[np.ndarray, np.ndarray, np.
     rows: list[tuple[int, int, int, int]] = []
     first = 0
     while True:
-        rest, p = _read_varint(data, at)
+        rest, p = read_varint(data, at)
         following = p + (rest >> 1)
-        n, p = _read_varint(data, p)
-        _, p = _read_varint(data, p)
+        n, p = read_varint(data, p)
+        _, p = read_varint(data, p)
         _, p = _read_weight(data, p)
         compressed = data[p]
         p += 3
         rows.append((first, base + p, base + following, compressed))
         block = zlib.decompress(data[p:following]) if compressed else data[p:following]
-        id_size, q = _read_varint(block, 0)
+        id_size, q = read_varint(block, 0)
         kind = block[q]
-        weight_size, q = _read_varint(block, q + 1)
-        _, q = _read_varint(block, q)
+        weight_size, q = read_varint(block, q + 1)
+        _, q = read_varint(block, q)
         id_sections.append(block[q : q + id_size])
         section = block[q + id_size : q + id_size + weight_size]
         if kind == _ALL_ONE:
@@ -188,14 +192,14 @@ def decode_list(data: bytes, base: int = 0) -> tuple[np.ndarray, np.ndarray, np.
         if rest & 1:
             break
         at = following
-    sums = np.cumsum(_varints(b"".join(id_sections)))
+    sums = np.cumsum(read_array(b"".join(id_sections)))
     # Each block's ids start from 0 again: take away the running sum at each block's start.
     starts = np.cumsum(counts) - counts
     before = np.zeros(len(counts), dtype=np.int64)
     before[1:] = sums[starts[1:] - 1]
     ids = sums - np.repeat(before, counts)
     if whole:
-        decoded = iter(np.split(_varints(b"".join(whole)).astype(np.float64), np.cumsum([c for c, w in zip(counts, weights) if w is None])[:-1]))
+        decoded = iter(np.split(read_array(b"".join(whole)).astype(np.float64), np.cumsum([c for c, w in zip(counts, weights) if w is None])[:-1]))
         weights = [next(decoded) if w is None else w for w in weights]
     return ids, np.concatenate(weights), np.array(rows, dtype=np.int64)
 
@@ -210,11 +214,11 @@ class LeafMatcher(W3LeafMatcher):
         self._values = None
         self._i = 0
         head = self._postfile.get(position, _HEADER_READ)
-        rest, at = _read_varint(head, 0)
+        rest, at = read_varint(head, 0)
         self._lastblock = bool(rest & 1)
         self._nextoffset = position + at + (rest >> 1)
-        self._blocklength, at = _read_varint(head, at)
-        self._maxid, at = _read_varint(head, at)
+        self._blocklength, at = read_varint(head, at)
+        self._maxid, at = read_varint(head, at)
         self._maxweight, at = _read_weight(head, at)
         self._compression = head[at]
         self._minlength = byte_to_length(head[at + 1])
@@ -256,25 +260,10 @@ def write_block(writer: Any, last: bool) -> None:
     writer._new_block()
 
 
-def _varints(data: bytes) -> np.ndarray:
-    """Every varint of ``data``, decoded at once."""
-    a = np.frombuffer(data, dtype=np.uint8)
-    if not len(a):
-        return np.empty(0, dtype=np.int64)
-    if a.max() < 0x80:
-        return a.astype(np.int64)
-    ends = np.flatnonzero(a < 0x80)
-    starts = np.empty(len(ends), dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    within = np.arange(len(a)) - np.repeat(starts, ends - starts + 1)
-    return np.add.reduceat((a & 0x7F).astype(np.int64) << (7 * within), starts)
-
-
 def _weight(out: bytearray, value: float) -> None:
     """A whole weight as a varint (doubled), any other as a double after an odd marker."""
     if float(value).is_integer() and value >= 0:
-        _varint(out, int(value) << 1)
+        write_varint(out, int(value) << 1)
     else:
         out.append(1)
         out += _DOUBLE.pack(value)
@@ -283,23 +272,5 @@ def _weight(out: bytearray, value: float) -> None:
 def _read_weight(data: bytes, at: int) -> tuple[float, int]:
     if data[at] == 1:
         return _DOUBLE.unpack_from(data, at + 1)[0], at + 9
-    value, at = _read_varint(data, at)
+    value, at = read_varint(data, at)
     return float(value >> 1), at
-
-
-def _varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _read_varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, at
-        shift += 7

@@ -27,6 +27,8 @@ from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from . import blocks, whoosh_fixes
+from .varints import read as _read_varint
+from .varints import write as _varint
 from .termtable import TermTableReader, TermTableWriter
 from .whoosh_fixes import Codec as _FixedCodec
 
@@ -136,24 +138,6 @@ class TermInfo(W3TermInfo):
                 at += size
         info._inlined = (tuple(ids), tuple(weights), tuple(values))
         return info
-
-
-def _varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _read_varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, at
-        shift += 7
 
 
 def _weight(out: bytearray, value: float) -> None:

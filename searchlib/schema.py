@@ -51,6 +51,7 @@ from typing import Any
 
 from whoosh import fields, formats
 
+from . import varints
 from .analysis import AnalyzedDocument, Passage, Token
 from .languages import LANGUAGES, Language, get_language
 from .nlp import stem_term
@@ -81,18 +82,14 @@ class PackedPositions(formats.Positions):
         out = bytearray()
         last = 0
         for pos in poslist:
-            value = pos - last
+            varints.write(out, pos - last)
             last = pos
-            while value >= 0x80:
-                out.append(value & 0x7F | 0x80)
-                value >>= 7
-            out.append(value)
         return bytes(out)
 
     def decode_positions(self, valuestring: bytes) -> list[int]:
         if max(valuestring, default=0) < 0x80:
             return list(itertools.accumulate(valuestring))  # every distance fits a byte: decoded in C
-        return list(itertools.accumulate(_varints(valuestring)))
+        return list(itertools.accumulate(varints.read_all(valuestring)))
 
     def decode_frequency(self, valuestring: bytes) -> int:
         return sum(1 for byte in valuestring if byte < 0x80)
@@ -102,19 +99,6 @@ class PackedPositions(formats.Positions):
 
     def combine(self, vs: Iterable[bytes]) -> bytes:
         return self.encode(sorted({pos for v in vs for pos in self.decode_positions(v)}))
-
-
-def _varints(data: bytes) -> list[int]:
-    values = []
-    value = shift = 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
-        if byte & 0x80:
-            shift += 7
-        else:
-            values.append(value)
-            value = shift = 0
-    return values
 
 
 class AnalyzedText(fields.FieldType):
@@ -299,11 +283,8 @@ def encode_words(words: Sequence[tuple[int, int]]) -> bytes:
     out = bytearray()
     last = 0
     for start, end in words:
-        for value in (start - last, end - start):
-            while value >= 0x80:
-                out.append(value & 0x7F | 0x80)
-                value >>= 7
-            out.append(value)
+        varints.write(out, start - last)
+        varints.write(out, end - start)
         last = end
     return bytes(out)
 
@@ -313,7 +294,7 @@ def decode_words(data: bytes) -> list[tuple[int, int]]:
     if not data:
         return []
     # Every value fits in one byte: the common case, decoded in C.
-    values = list(data) if max(data) < 0x80 else _varints(data)
+    values = list(data) if max(data) < 0x80 else varints.read_all(data)
     # Starts and ends alternate in the running sum of the gaps and lengths.
     ends = list(itertools.accumulate(values))
     return list(zip(ends[0::2], ends[1::2]))

@@ -32,6 +32,9 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
+from .varints import encode as encode_varint
+from .varints import read as read_varint
+
 #: One record in this many is in the sparse index.
 SPARSE = 32
 #: Hash slots per term: half of them empty, so that a key the table lacks
@@ -68,7 +71,7 @@ class TermTableWriter:
             raise ValueError(f"keys must increase: {self._last!r}..{key!r}")
         self._positions.append(self._at)
         self._hashes.append(zlib.crc32(key))
-        record = _varint(len(key)) + key + _varint(len(value)) + value
+        record = encode_varint(len(key)) + key + encode_varint(len(value)) + value
         self.dbfile.write(record)
         self._at += len(record)
         self._last = key
@@ -223,12 +226,12 @@ class TermTableReader:
     def _record(self, position: int) -> tuple[bytes, bytes, int]:
         """``(key, entry, where the next record starts)``."""
         data = self.dbfile.get(position, min(_CHUNK, self._end - position))
-        keylen, at = _read_varint(data, 0)
+        keylen, at = read_varint(data, 0)
         if at + keylen + 5 > len(data):
             data = self.dbfile.get(position, at + keylen + 5)
         key = data[at : at + keylen]
         at += keylen
-        valuelen, at = _read_varint(data, at)
+        valuelen, at = read_varint(data, at)
         if at + valuelen > len(data):
             data = self.dbfile.get(position, at + valuelen)
         return key, data[at : at + valuelen], position + at + valuelen
@@ -240,23 +243,3 @@ def _little(values: array) -> array:
         values = array(values.typecode, values)
         values.byteswap()
     return values
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _read_varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, at
-        shift += 7

@@ -86,12 +86,15 @@ def _compressed(data: bytes) -> bool:
 
 
 def test_blocks_varints_of_every_size():
+    from searchlib import varints
+
     values = [0, 1, 127, 128, 300, 16_383, 16_384, 2**21 + 5, 2**35 + 7]
     out = bytearray()
     for v in values:
-        blocks._varint(out, v)
-    assert blocks._varints(bytes(out)).tolist() == values
-    assert blocks._varints(b"").tolist() == []
+        varints.write(out, v)
+    assert varints.read_array(bytes(out)).tolist() == values == varints.read_all(bytes(out))
+    assert [varints.read(bytes(out), at)[0] for at in (0, 1, 2)] == values[:3]
+    assert varints.read_array(b"").tolist() == [] == varints.read_all(b"")
 
 
 @settings(max_examples=100, deadline=None)
