@@ -725,7 +725,10 @@ class QueryCompiler:
         candidates = unseen_word_terms(lang, word)
         # Unseen by the index: keep the candidate lemmas the index holds, else
         # the first one, which matches nothing and makes the word "unknown".
-        terms = [t for t in candidates if self._exists(lemma_field(lang.code), t)] or list(candidates[:1])
+        # The exact field holds lemmas of words written with accents only (schema._postings): a
+        # candidate is the index's if it is there, or if the folded field has it.
+        terms = [t for t in candidates if self._exists(lemma_field(lang.code), t) or self._exists(fold_field(lang.code), fold(t))]
+        terms = terms or list(candidates[:1])
         return _Expansion(frozenset(terms), frozenset(fold(t) for t in terms), accented)
 
     def _exists(self, fieldname: str, term: str) -> bool:
