@@ -611,6 +611,10 @@ class QueryCompiler:
 
     def _pattern(self, q: wq.Query, out: CompiledQuery, positive: bool) -> wq.Query:
         text = fold(normalize_term(str(q.text)))
+        if not any(c.isalnum() for c in text):
+            # A question mark or a star alone ("la capitale ?") is punctuation: as a
+            # pattern it would match every word of the index, and read them all.
+            return wq.NullQuery
         body: list[wq.Query] = []
         title: list[wq.Query] = []
         for lang in self.languages:

@@ -441,3 +441,13 @@ def test_search_phrase_of_one_indexed_word_and_function_words(seed_index):
     assert seed_index.search("impunité").total == 3
     assert seed_index.search('"à l’impunité"').total == 2
     assert seed_index.search('"contre l’impunité"').total == 0
+
+
+def test_search_a_question_mark_alone_is_punctuation_not_a_pattern(seed_index):
+    """"Qui poursuit les trafiquants ?" searches its words: the lone ? is no wildcard over every word."""
+    asked = seed_index.search("Qui poursuit les trafiquants ?", limit=50)
+    plain = seed_index.search("Qui poursuit les trafiquants", limit=50)
+    assert asked.total == plain.total > 0
+    assert [(h.doc_id, h.passage, h.matches) for h in asked.hits] == [(h.doc_id, h.passage, h.matches) for h in plain.hits]
+    assert seed_index.search("?").total == 0
+    assert seed_index.search("traf*").total > 0
