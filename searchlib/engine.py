@@ -52,7 +52,7 @@ from whoosh.util.numeric import _length_byte_cache
 from . import whoosh_fixes
 from .blocks import Values, decode_data, decode_list
 from .documents import LEAD_PASSAGE, DocumentQuery
-from .phrases import Phrase, chains, gaps_hold
+from .phrases import Phrase, TextPhrase, chains, gaps_hold, text_phrase_matches
 from .ranking import BM25Parameters, term_parameters
 from .schema import KIND_DOC, LEAD, WordOffsets
 
@@ -227,6 +227,9 @@ class Engine:
             ids, scores = self._expanded(q, segment, run)
         elif kind is Phrase:
             ids, scores = self._phrase(q, segment, run)
+        elif kind is TextPhrase:
+            ids = np.asarray(text_phrase_matches(segment.reader, q), dtype=_IDS)
+            return ids, np.full(len(ids), q.boost)
         elif kind is DocumentQuery:
             return self._documents(q, segment, run)
         elif kind is wq.AndMaybe:

@@ -24,8 +24,8 @@ from typing import Any
 from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from .phrases import chains, gaps_hold
-from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, WordLeaf
+from .phrases import chains, gaps_hold, text_phrase_at
+from .query import EntityLeaf, Leaf, PatternLeaf, PhraseLeaf, TextPhraseLeaf, WordLeaf
 from .schema import decode_words, entity_key
 
 Span = tuple[int, int]
@@ -84,6 +84,8 @@ def find_matches(
                 spans.update(_phrase_spans(found, leaf, texts.get(docnum, ""), decode_words(offsets.get(docnum, b""))))
             elif isinstance(leaf, EntityLeaf):
                 spans.update(_entity_spans(entities.get(docnum, ()), leaf))
+            elif isinstance(leaf, TextPhraseLeaf):
+                spans.update(_text_phrase_spans(leaf, texts.get(docnum, ""), decode_words(offsets.get(docnum, b""))))
         result[docnum] = _disjoint(spans)
     return result
 
@@ -179,6 +181,14 @@ def _phrase_spans(
             for (_, gap_start), (gap_end, _) in itertools.pairwise(words):
                 spans.update(m.span() for m in _GAP_WORD.finditer(text, gap_start, gap_end))
     return spans
+
+
+def _text_phrase_spans(leaf: TextPhraseLeaf, text: str, words_at: Sequence[tuple[int, int]]) -> Iterable[Span]:
+    for first in text_phrase_at(leaf.keys, text, words_at):
+        for span in words_at[first : first + len(leaf.keys)]:
+            # An elision or a clitic ("l’") is never marked, as in a word query.
+            if not _ELIDED.search(text[slice(*span)]):
+                yield _word(text, *span)
 
 
 def _entity_spans(mentions: Sequence[tuple], leaf: EntityLeaf) -> Iterable[Span]:

@@ -26,7 +26,7 @@ from whoosh import query as wq
 from whoosh.query.spans import Span, SpanQuery, SpanWrappingMatcher
 from whoosh.util import make_binary_tree
 
-from .schema import decode_words
+from .schema import KIND_PASSAGE, SEP, decode_words
 from .text import fold, normalize_term, trim_punctuation
 
 Slots = tuple[tuple[int, tuple[str, ...]], ...]
@@ -191,3 +191,88 @@ def gaps_hold(gaps: Gaps, first: int, text: str, words: Sequence[tuple[int, int]
 def word_key(word: str) -> str:
     """How a phrase's function word is compared with the passage's word at its position."""
     return fold(trim_punctuation(normalize_term(word)))
+
+
+class TextPhrase(wq.Query):
+    """A phrase every word of which can be a function word: found in the stored text.
+
+    The index holds no term for a function word, so ``"avant de lui"``, where
+    each of the three is one, has nothing to look up. Its candidates are the
+    passages of the documents whose lexicon records every word (``lex_field``,
+    written under any lemma or as a function word); each is read and matched
+    word by word (``keys``, :func:`word_key`). A match scores a constant 1 (times
+    the boost): its words carry no term statistics. (Not 0: Whoosh's unions
+    drop what scores 0, and the engine is tested against them.)
+    """
+
+    def __init__(self, lex_field: str, folds: Sequence[str], keys: Sequence[str], *, boost: float = 1.0) -> None:
+        self.lex_field = lex_field
+        self.folds = tuple(folds)
+        self.keys = tuple(keys)
+        self.boost = boost
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.lex_field, self.folds, self.keys, self.boost)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TextPhrase) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"TextPhrase({self.lex_field!r}, {self.keys!r})"
+
+    def __str__(self) -> str:
+        return f"text:\"{' '.join(self.keys)}\""
+
+    def has_terms(self) -> bool:
+        return False
+
+    def field(self) -> None:
+        return None  # it reads the stored text, and the lexicon of the records
+
+    def normalize(self) -> wq.Query:
+        return self if self.keys else wq.NullQuery
+
+    def estimate_size(self, ixreader: Any) -> int:
+        return ixreader.doc_count_all()
+
+    def matcher(self, searcher: Any, context: Any = None) -> matching.Matcher:
+        ids = text_phrase_matches(searcher.reader(), self)
+        return matching.ListMatcher(ids, [self.boost] * len(ids)) if ids else matching.NullMatcher()
+
+
+def text_phrase_matches(reader: Any, q: TextPhrase) -> list[int]:
+    """The live passages of a segment ``reader`` that hold ``q``'s words in a row (see :class:`TextPhrase`)."""
+    if q.lex_field not in reader.schema or not reader.doc_count_all():
+        return []
+    records: set[int] | None = None
+    for folded in dict.fromkeys(q.folds):
+        having: set[int] = set()
+        for btext in reader.expand_prefix(q.lex_field, folded + SEP):
+            having.update(reader.postings(q.lex_field, btext).all_ids())
+        records = having if records is None else records & having
+        if not records:
+            return []
+    doc_ids = reader.column_reader("doc_id")
+    documents = {doc_ids[n] for n in records or ()}
+    found = []
+    for n in reader.postings("kind", KIND_PASSAGE).all_ids():
+        if doc_ids[n] in documents:
+            stored = reader.stored_fields(n)
+            if text_phrase_at(q.keys, stored.get("text") or "", decode_words(stored.get("offsets") or b"")):
+                found.append(n)
+    return found
+
+
+def text_phrase_at(keys: Sequence[str], text: str, words: Sequence[tuple[int, int]]) -> list[int]:
+    """The positions at which ``text``, whose words are at ``words``, has the words ``keys`` in a row."""
+    first = keys[0]
+    starts = []
+    for p in range(len(words) - len(keys) + 1):
+        if word_key(text[words[p][0] : words[p][1]]) == first and all(
+            word_key(text[words[p + i][0] : words[p + i][1]]) == key for i, key in enumerate(keys[1:], start=1)
+        ):
+            starts.append(p)
+    return starts

@@ -56,7 +56,7 @@ from .schema import (
     title_lemma_field,
 )
 from .nlp import stem_term, unseen_word_terms
-from .phrases import Phrase, word_key
+from .phrases import Phrase, TextPhrase, word_key
 from .ranking import DEFAULT, Ranking
 from .text import fold, normalize_apostrophes, normalize_term
 from .whoosh_fixes import AndNot, DisjunctionMax
@@ -133,7 +133,14 @@ class EntityLeaf:
     label: str | None = None
 
 
-Leaf = Union[WordLeaf, PhraseLeaf, PatternLeaf, EntityLeaf]
+@dataclass(frozen=True)
+class TextPhraseLeaf:
+    """A phrase of words that can all be function words: its words (``word_key``) in a row, marked in the text."""
+
+    keys: tuple[str, ...]
+
+
+Leaf = Union[WordLeaf, PhraseLeaf, PatternLeaf, EntityLeaf, TextPhraseLeaf]
 
 
 @dataclass
@@ -549,6 +556,11 @@ class QueryCompiler:
         title: list[wq.Query] = []
         for lang in self.languages:
             placed = self._placed(words, lang)
+            text_phrase = self._text_phrase(words, lang) if len(words) > 1 and slop <= 1 and fieldname == "text" else None
+            if text_phrase is not None:
+                body.append(text_phrase)
+                if positive:
+                    out.leaves.append(TextPhraseLeaf(text_phrase.keys))
             if not placed:
                 continue
             slots = [e for _, e in placed]
@@ -587,6 +599,15 @@ class QueryCompiler:
         if positive:
             out.unknown.extend(w for w in words if not self._known(w))
         return self._place(body, title, fieldname, out, positive, boost)
+
+    def _text_phrase(self, words: Sequence[str], lang: Language) -> TextPhrase | None:
+        """The phrase as a :class:`TextPhrase` if each of its words can be a function word
+        ("avant de lui"), where it may hold no indexed word at all; else None."""
+        written = [part for word in words for part in self._parts(word, lang)]
+        expansions = [e for word in words for e in self._expand_parts(word, lang)]
+        if len(written) < 2 or any(e is not None and not e.sometimes_function for e in expansions):
+            return None
+        return TextPhrase(lex_field(lang.code), [fold(p) for p in written], [word_key(p) for p in written], boost=self._weights[lang.code])
 
     def _place(
         self, body: list[wq.Query], title: list[wq.Query], fieldname: str, out: CompiledQuery, positive: bool, boost: float

@@ -23,7 +23,7 @@ QUERIES = [
     "entity:Paris", "type:PER", "maison NOT porte", "NOT maison", "maison AND (porte OR fenêtre)", "title:roman",
     "lang:fr", "inconnuxyz", "de la", "été", "maison ANDMAYBE porte", "traite des êtres humains", "victimes",
     '"Convention de Palerme"', "le la les", "Quel est le nom de la capitale de la France ?", '"jeune fille"~3', '"maison porte"~6',
-    'title:"la jeune"',
+    'title:"la jeune"', '"avant de lui"', '"de la"', '"elle ne"',
 ]
 
 

@@ -451,3 +451,16 @@ def test_search_a_question_mark_alone_is_punctuation_not_a_pattern(seed_index):
     assert [(h.doc_id, h.passage, h.matches) for h in asked.hits] == [(h.doc_id, h.passage, h.matches) for h in plain.hits]
     assert seed_index.search("?").total == 0
     assert seed_index.search("traf*").total > 0
+
+
+def test_search_a_phrase_of_function_words_only_is_found_in_the_text(seed_index):
+    """"de la" has no indexed word: its passages are found by their text, each such occurrence marked."""
+    import re
+
+    found = seed_index.search('"de la"', limit=100)
+    every = seed_index.search("*", limit=100)
+    expected = {(h.doc_id, h.passage) for h in every.hits if re.search(r"(?<!\w)de la(?!\w)", h.text, re.IGNORECASE)}
+    assert expected and {(h.doc_id, h.passage) for h in found.hits} == expected
+    for hit in found.hits:
+        marked = [hit.text[s:e].lower() for s, e in hit.matches]
+        assert marked and set(marked) == {"de", "la"}, marked
