@@ -228,7 +228,7 @@ class Engine:
         elif kind is Phrase:
             ids, scores = self._phrase(q, segment, run)
         elif kind is TextPhrase:
-            ids = np.asarray(text_phrase_matches(segment.reader, q), dtype=_IDS)
+            ids = np.asarray(text_phrase_matches(segment.reader, q, lambda n: self._passage_all_words(segment, n)), dtype=_IDS)
             return ids, np.full(len(ids), q.boost)
         elif kind is DocumentQuery:
             return self._documents(q, segment, run)
@@ -332,6 +332,11 @@ class Engine:
 
         text, offsets = self._cached(("passage", segment.key, docnum), make, size=_passage_size)
         return text, WordOffsets(offsets)
+
+    def _passage_all_words(self, segment: _Segment, docnum: int) -> tuple[str, list[tuple[int, int]]]:
+        """:meth:`_passage_words`, every word's offsets decoded (for a scan of the whole passage)."""
+        text, words = self._passage_words(segment, docnum)
+        return text, words.decoded()
 
     def _expanded(self, q: wq.MultiTerm, segment: _Segment, run: _Run) -> Scored:
         """The terms of this segment that ``q`` matches, each scored as a term, summed (boost not applied)."""

@@ -243,8 +243,12 @@ class TextPhrase(wq.Query):
         return matching.ListMatcher(ids, [self.boost] * len(ids)) if ids else matching.NullMatcher()
 
 
-def text_phrase_matches(reader: Any, q: TextPhrase) -> list[int]:
-    """The live passages of a segment ``reader`` that hold ``q``'s words in a row (see :class:`TextPhrase`)."""
+def text_phrase_matches(reader: Any, q: TextPhrase, passage: Any = None) -> list[int]:
+    """The live passages of a segment ``reader`` that hold ``q``'s words in a row (see :class:`TextPhrase`).
+
+    ``passage(docnum)`` gives a passage's text and word offsets (default: read
+    from its stored fields; the engine passes the ones it keeps).
+    """
     if q.lex_field not in reader.schema or not reader.doc_count_all():
         return []
     records: set[int] | None = None
@@ -260,8 +264,12 @@ def text_phrase_matches(reader: Any, q: TextPhrase) -> list[int]:
     found = []
     for n in reader.postings("kind", KIND_PASSAGE).all_ids():
         if doc_ids[n] in documents:
-            stored = reader.stored_fields(n)
-            if text_phrase_at(q.keys, stored.get("text") or "", decode_words(stored.get("offsets") or b"")):
+            if passage is None:
+                stored = reader.stored_fields(n)
+                text, words = stored.get("text") or "", decode_words(stored.get("offsets") or b"")
+            else:
+                text, words = passage(n)
+            if text_phrase_at(q.keys, text, words):
                 found.append(n)
     return found
 

@@ -345,11 +345,11 @@ class WordOffsets(Sequence[tuple[int, int]]):
         self._words: list[tuple[int, int]] | None = None
 
     def __len__(self) -> int:
-        return len(self._data) // 2 if self._simple else len(self._decoded())
+        return len(self._data) // 2 if self._simple else len(self.decoded())
 
     def __getitem__(self, p: int) -> tuple[int, int]:  # type: ignore[override]
         if not self._simple:
-            return self._decoded()[p]
+            return self.decoded()[p]
         if p < 0:
             p += len(self)
         if not 0 <= p < len(self):
@@ -357,7 +357,8 @@ class WordOffsets(Sequence[tuple[int, int]]):
         start = sum(self._data[: 2 * p + 1])
         return start, start + self._data[2 * p + 1]
 
-    def _decoded(self) -> list[tuple[int, int]]:
+    def decoded(self) -> list[tuple[int, int]]:
+        """Every word's offsets, decoded at once."""
         if self._words is None:
             self._words = decode_words(self._data)
         return self._words
