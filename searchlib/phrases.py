@@ -18,6 +18,7 @@ exactly its offset from the one before; a larger ``slop`` allows up to
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -188,6 +189,7 @@ def gaps_hold(gaps: Gaps, first: int, text: str, words: Sequence[tuple[int, int]
     return True
 
 
+@functools.lru_cache(maxsize=65_536)
 def word_key(word: str) -> str:
     """How a phrase's function word is compared with the passage's word at its position."""
     return fold(trim_punctuation(normalize_term(word)))
