@@ -116,18 +116,36 @@ def encode_block(ids: list[int], weights: list[float], values: list[bytes] | Non
     return bytes(out + header + data)
 
 
-def decode_data(data: bytes, compressed: bool, fixedsize: int | None) -> tuple[np.ndarray, Any, Any]:
-    """A block's ``(id distances, weights, values)`` in the shapes Whoosh's matcher keeps them in."""
-    if compressed:
-        data = zlib.decompress(data)
+def _header(data: bytes, at: int) -> tuple[bool, int, int, float, int, int, int, int, int]:
+    """A block's header, as :func:`encode_block` writes it: whether it is the list's last,
+    its postings, last id, highest weight, compression, shortest and longest length
+    bytes, and where its data and the next block start (positions in ``data``)."""
+    rest, p = read_varint(data, at)
+    following = p + (rest >> 1)
+    count, p = read_varint(data, p)
+    maxid, p = read_varint(data, p)
+    maxweight, p = _read_weight(data, p)
+    return bool(rest & 1), count, maxid, maxweight, data[p], data[p + 1], data[p + 2], p + 3, following
+
+
+def _sections(data: bytes) -> tuple[int, int, int, int, int]:
+    """Where a block's (decompressed) data has its sections: its weight kind, then
+    where its ids, weights, value lengths and values start (offsets, not copies:
+    a list's decoding takes only the ids and weights of each block)."""
     id_size, at = read_varint(data, 0)
     kind = data[at]
     weight_size, at = read_varint(data, at + 1)
     length_size, at = read_varint(data, at)
-    ids = read_array(data[at : at + id_size])
-    at += id_size
-    weights_data = data[at : at + weight_size]
-    at += weight_size
+    return kind, at, at + id_size, at + id_size + weight_size, at + id_size + weight_size + length_size
+
+
+def decode_data(data: bytes, compressed: bool, fixedsize: int | None) -> tuple[np.ndarray, Any, Any]:
+    """A block's ``(id distances, weights, values)`` in the shapes Whoosh's matcher keeps them in."""
+    if compressed:
+        data = zlib.decompress(data)
+    kind, ids_at, weights_at, lengths_at, values_at = _sections(data)
+    ids = read_array(data[ids_at:weights_at])
+    weights_data = data[weights_at:lengths_at]
     if kind == _ALL_ONE:
         weights: Any = None
     elif kind == _SAME:
@@ -137,12 +155,11 @@ def decode_data(data: bytes, compressed: bool, fixedsize: int | None) -> tuple[n
     else:
         weights = np.frombuffer(weights_data, dtype=_FLOAT64).astype(np.float64)
     if fixedsize is None or fixedsize < 0:
-        ends = np.cumsum(read_array(data[at : at + length_size]))
-        values: Any = Values(bytes(data[at + length_size :]), ends)
+        values: Any = Values(bytes(data[values_at:]), np.cumsum(read_array(data[lengths_at:values_at])))
     elif fixedsize == 0:
         values = None
     else:
-        values = bytes(data[at + length_size :])
+        values = bytes(data[values_at:])
     return ids, weights, values
 
 
@@ -163,21 +180,14 @@ def decode_list(data: bytes, base: int = 0) -> tuple[np.ndarray, np.ndarray, np.
     rows: list[tuple[int, int, int, int]] = []
     first = 0
     while True:
-        rest, p = read_varint(data, at)
-        following = p + (rest >> 1)
-        n, p = read_varint(data, p)
-        _, p = read_varint(data, p)
-        _, p = _read_weight(data, p)
-        compressed = data[p]
-        p += 3
-        rows.append((first, base + p, base + following, compressed))
-        block = zlib.decompress(data[p:following]) if compressed else data[p:following]
-        id_size, q = read_varint(block, 0)
-        kind = block[q]
-        weight_size, q = read_varint(block, q + 1)
-        _, q = read_varint(block, q)
-        id_sections.append(block[q : q + id_size])
-        section = block[q + id_size : q + id_size + weight_size]
+        last, n, _, _, compressed, _, _, start, following = _header(data, at)
+        rows.append((first, base + start, base + following, compressed))
+        block = data[start:following]
+        if compressed:
+            block = zlib.decompress(block)
+        kind, ids_at, weights_at, lengths_at, _ = _sections(block)
+        id_sections.append(block[ids_at:weights_at])
+        section = block[weights_at:lengths_at]
         if kind == _ALL_ONE:
             weights.append(np.ones(n))
         elif kind == _SAME:
@@ -189,7 +199,7 @@ def decode_list(data: bytes, base: int = 0) -> tuple[np.ndarray, np.ndarray, np.
             weights.append(np.frombuffer(section, dtype=_FLOAT64).astype(np.float64))
         counts.append(n)
         first += n
-        if rest & 1:
+        if last:
             break
         at = following
     sums = np.cumsum(read_array(b"".join(id_sections)))
@@ -213,17 +223,12 @@ class LeafMatcher(W3LeafMatcher):
         self._weights = None
         self._values = None
         self._i = 0
-        head = self._postfile.get(position, _HEADER_READ)
-        rest, at = read_varint(head, 0)
-        self._lastblock = bool(rest & 1)
-        self._nextoffset = position + at + (rest >> 1)
-        self._blocklength, at = read_varint(head, at)
-        self._maxid, at = read_varint(head, at)
-        self._maxweight, at = _read_weight(head, at)
-        self._compression = head[at]
-        self._minlength = byte_to_length(head[at + 1])
-        self._maxlength = byte_to_length(head[at + 2])
-        self._dataoffset = position + at + 3
+        (self._lastblock, self._blocklength, self._maxid, self._maxweight, self._compression,
+         minlength, maxlength, start, following) = _header(self._postfile.get(position, _HEADER_READ), 0)
+        self._minlength = byte_to_length(minlength)
+        self._maxlength = byte_to_length(maxlength)
+        self._dataoffset = position + start
+        self._nextoffset = position + following
 
     def _read_data(self) -> None:
         raw = self._postfile.get(self._dataoffset, self._nextoffset - self._dataoffset)
