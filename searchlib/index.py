@@ -295,9 +295,7 @@ class Index:
 
     def _prune(self, gone: Callable[[str, str | None], bool], wait: float, origins: _Origins) -> int:
         with self._reading() as searcher:
-            reader = searcher.reader()
-            doc_ids = reader.column_reader("doc_id") if reader.doc_count_all() else None
-            records = [stored_record(reader, n, doc_ids) for n in searcher.docs_for_query(wq.Term("kind", KIND_DOC))]
+            records = _document_records(searcher)
             ids = [f["doc_id"] for f in records if gone(f["doc_id"], origins.path_of(f["doc_id"], f.get("hash"), f.get("path")))]
         return self._remove(ids, wait, origins)
 
@@ -621,9 +619,7 @@ class Index:
         ['fr']
         """
         with self._reading() as searcher:
-            reader = searcher.reader()
-            doc_ids = reader.column_reader("doc_id") if reader.doc_count_all() else None
-            records = [stored_record(reader, n, doc_ids) for n in searcher.docs_for_query(wq.Term("kind", KIND_DOC))]
+            records = _document_records(searcher)
         return sorted(
             (
                 DocumentInfo(id=r["doc_id"], title=r.get("title", ""), lang=r.get("lang", ""),
@@ -672,3 +668,10 @@ class Index:
             terms=terms,
             generation=generation if generation is not None else self._ix.latest_generation(),
         )
+
+
+def _document_records(searcher: Any) -> list[dict[str, Any]]:
+    """The stored fields of every live document record, each with its ``doc_id``."""
+    reader = searcher.reader()
+    doc_ids = reader.column_reader("doc_id") if reader.doc_count_all() else None
+    return [stored_record(reader, n, doc_ids) for n in searcher.docs_for_query(wq.Term("kind", KIND_DOC))]

@@ -633,8 +633,8 @@ class QueryCompiler:
     def _pattern(self, q: wq.Query, out: CompiledQuery, positive: bool) -> wq.Query:
         text = fold(normalize_term(str(q.text)))
         if not any(c.isalnum() for c in text):
-            # A question mark or a star alone ("la capitale ?") is punctuation: as a
-            # pattern it would match every word of the index, and read them all.
+            # A pattern of no letter or digit (the "?" of "la capitale ?") is punctuation:
+            # it would match every word of the index, and read them all.
             return wq.NullQuery
         body: list[wq.Query] = []
         title: list[wq.Query] = []
