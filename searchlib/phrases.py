@@ -184,9 +184,15 @@ def gaps_hold(gaps: Gaps, first: int, text: str, words: Sequence[tuple[int, int]
     at its offset from position ``first``: a phrase's function words, checked."""
     for at, word in gaps:
         p = first + at
-        if not (0 <= p < len(words) and word_key(text[words[p][0] : words[p][1]]) == word):
+        if not (0 <= p < len(words) and _key_at(text, words, p) == word):
             return False
     return True
+
+
+def _key_at(text: str, words: Sequence[tuple[int, int]], p: int) -> str:
+    """:func:`word_key` of the word at position ``p``."""
+    start, end = words[p]
+    return word_key(text[start:end])
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -278,11 +284,10 @@ def text_phrase_matches(reader: Any, q: TextPhrase, passage: Any = None) -> list
 
 def text_phrase_at(keys: Sequence[str], text: str, words: Sequence[tuple[int, int]]) -> list[int]:
     """The positions at which ``text``, whose words are at ``words``, has the words ``keys`` in a row."""
-    first = keys[0]
-    starts = []
-    for p in range(len(words) - len(keys) + 1):
-        if word_key(text[words[p][0] : words[p][1]]) == first and all(
-            word_key(text[words[p + i][0] : words[p + i][1]]) == key for i, key in enumerate(keys[1:], start=1)
-        ):
-            starts.append(p)
-    return starts
+    first, rest = keys[0], keys[1:]
+    # The first word alone, inline: most positions fail it, and a generator per position would cost more.
+    return [
+        p
+        for p in range(len(words) - len(keys) + 1)
+        if _key_at(text, words, p) == first and all(_key_at(text, words, p + i) == key for i, key in enumerate(rest, start=1))
+    ]
