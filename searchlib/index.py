@@ -508,7 +508,7 @@ class Index:
         stored = [(docnum, score, {**searcher.stored_fields(docnum), "doc_id": doc_id}) for docnum, score, doc_id in ranked]
         # The title is the document's, stored once on its record.
         records = self._engine.records(searcher, [doc_id for _, _, doc_id in ranked])
-        titles = {doc_id: searcher.stored_fields(n).get("title", "") for doc_id, n in records.items()}
+        documents = {doc_id: searcher.stored_fields(n) for doc_id, n in records.items()}
         matches = (
             find_matches(
                 searcher,
@@ -533,11 +533,12 @@ class Index:
                     score=round(float(score or 0.0), 4),
                     doc_id=fields["doc_id"],
                     passage=fields["passage"],
-                    title=titles.get(fields["doc_id"], ""),
-                    lang=fields.get("lang", ""),
+                    title=documents.get(fields["doc_id"], {}).get("title", ""),
+                    # A passage stores its language only where it is not its document's.
+                    lang=fields.get("language") or documents.get(fields["doc_id"], {}).get("language", ""),
                     text=text,
                     start=fields["start"],
-                    end=fields["end"],
+                    end=fields["start"] + len(text),
                     matches=spans,
                     highlight=html_highlight(text, spans),
                     entities=mentions,

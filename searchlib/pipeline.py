@@ -217,8 +217,11 @@ class Assembler:
             if not piece.first:
                 passage["passage"] += self._passages
                 passage["start"] += piece.offset
-                passage["end"] += piece.offset
                 passage["lead"] = None
+                # Stored only where it is not the document's, which is the first piece's.
+                passage.pop("language", None)
+                if passage["lang"] != self._record["language"]:
+                    passage["language"] = passage["lang"]
             yield passage
         self._passages += len(result.passages)
         self._words += result.words

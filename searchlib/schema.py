@@ -60,7 +60,7 @@ from .nlp import stem_term
 from .text import fold, normalize_term, trim_punctuation
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 SEP = "\x1f"
 #: Marks a lexicon entry whose "lemma" is the parts of a split word.
@@ -164,10 +164,13 @@ def make_schema() -> fields.Schema:
         lead=fields.ID(),
         # Not stored: the column holds it once for every record (read with stored_record).
         doc_id=fields.ID(stored=False, sortable=True),
-        lang=fields.ID(stored=True),
+        # Indexed on every record, for the language filter; stored as ``language``
+        # on a document's record, and on a passage only where it differs (see passage_fields).
+        lang=fields.ID(),
+        language=fields.STORED(),
         passage=fields.STORED(),
+        # A passage's end is start + len(text): not stored.
         start=fields.STORED(),
-        end=fields.STORED(),
         title=fields.STORED(),
         text=fields.STORED(),
         entities=fields.STORED(),
@@ -375,7 +378,12 @@ def _lex(tokens: Iterable[Token], stops: Iterable[str] = (), joined: Iterable[tu
 
 
 def passage_fields(doc: AnalyzedDocument, passage: Passage) -> dict[str, Any]:
-    """The Whoosh fields of one passage."""
+    """The Whoosh fields of one passage.
+
+    Its language is stored only where it is not its document's: most
+    passages read it from their document's record. Its end is not stored:
+    it is ``start + len(text)``.
+    """
     lang = passage.lang
     exact, folded = _postings(passage.tokens, lang)
     keys = [(entity_key(e.text), e.label) for e in passage.entities]
@@ -385,9 +393,9 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage) -> dict[str, Any]:
         "lead": LEAD if passage.number == 0 else None,
         "doc_id": doc.id,
         "lang": lang,
+        **({"language": lang} if lang != doc.lang else {}),
         "passage": passage.number,
         "start": passage.start,
-        "end": passage.end,
         "text": passage.text,
         "offsets": encode_words(passage.words),
         # An entity's text is the passage's, between its offsets (entity_mentions restores it).
@@ -410,6 +418,8 @@ def stored_record(reader: Any, docnum: int, doc_ids: Any = None) -> dict[str, An
     """A record's stored fields, with its ``doc_id`` from the column (``doc_ids``: the reader's, if already open)."""
     found = dict(reader.stored_fields(docnum))
     found["doc_id"] = (doc_ids if doc_ids is not None else reader.column_reader("doc_id"))[docnum]
+    if "language" in found:
+        found["lang"] = found.pop("language")
     return found
 
 
@@ -445,6 +455,7 @@ def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
         "kind": KIND_DOC,
         "doc_id": doc.id,
         "lang": doc.lang,
+        "language": doc.lang,
         "title": doc.title,
         "hash": doc.hash,
         "passages": len(doc.passages),

@@ -104,8 +104,10 @@ def test_parallel_a_paragraph_longer_than_a_chunk_is_cut_between_whole_passages(
         )
         record = searcher.document(kind=KIND_DOC, doc_id="ligne")
     assert [p["passage"] for p in passages] == list(range(len(passages))) == list(range(record["passages"]))
-    assert all(text[p["start"] : p["end"]] == p["text"] for p in passages)
-    assert all(a["end"] <= b["start"] for a, b in itertools.pairwise(passages))
+    assert all(text[p["start"] : p["start"] + len(p["text"])] == p["text"] for p in passages)
+    assert all(a["start"] + len(a["text"]) <= b["start"] for a, b in itertools.pairwise(passages))
+    # A passage in its document's language, in any chunk, stores no language of its own.
+    assert record["language"] == "fr" and not any("language" in p for p in passages)
     # The words of the last chunk are found, and marked, like any other.
     tail = len(text) - 2_000
     word = max((w for w in text[tail:].split() if w.isalpha()), key=len)
