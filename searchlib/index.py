@@ -55,6 +55,7 @@ from .schema import (
     entity_mentions,
     entity_typed_key,
     make_schema,
+    passage_language,
     stored_record,
 )
 from .sources import MAX_DOCUMENT_CHARS, Document, Source, SourceSet, given_id, path_id
@@ -526,6 +527,7 @@ class Index:
         for rank, (docnum, score, fields) in enumerate(stored, start=1):
             text = fields["text"]
             spans = tuple(matches.get(docnum, ()))
+            record = documents.get(fields["doc_id"], {})
             mentions = tuple(dict.fromkeys(EntityMention(e[0], e[1]) for e in entity_mentions(fields)))
             hits.append(
                 Hit(
@@ -533,9 +535,8 @@ class Index:
                     score=round(float(score or 0.0), 4),
                     doc_id=fields["doc_id"],
                     passage=fields["passage"],
-                    title=documents.get(fields["doc_id"], {}).get("title", ""),
-                    # A passage stores its language only where it is not its document's.
-                    lang=fields.get("language") or documents.get(fields["doc_id"], {}).get("language", ""),
+                    title=record.get("title", ""),
+                    lang=passage_language(fields, record),
                     text=text,
                     start=fields["start"],
                     end=fields["start"] + len(text),

@@ -43,7 +43,7 @@ from typing import Any
 from .analysis import analyze, analyzer_for, last_break
 from .errors import SearchlibError
 from .languages import DEFAULT_LANGUAGE, get_language
-from .schema import document_records
+from .schema import document_records, stored_language
 from .sources import Document
 
 #: Characters analyzed per task. Small enough to balance the load between
@@ -218,10 +218,9 @@ class Assembler:
                 passage["passage"] += self._passages
                 passage["start"] += piece.offset
                 passage["lead"] = None
-                # Stored only where it is not the document's, which is the first piece's.
+                # The document's language is the first piece's.
                 passage.pop("language", None)
-                if passage["lang"] != self._record["language"]:
-                    passage["language"] = passage["lang"]
+                passage.update(stored_language(passage["lang"], self._record["language"]))
             yield passage
         self._passages += len(result.passages)
         self._words += result.words

@@ -393,7 +393,7 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage) -> dict[str, Any]:
         "lead": LEAD if passage.number == 0 else None,
         "doc_id": doc.id,
         "lang": lang,
-        **({"language": lang} if lang != doc.lang else {}),
+        **stored_language(lang, doc.lang),
         "passage": passage.number,
         "start": passage.start,
         "text": passage.text,
@@ -406,6 +406,16 @@ def passage_fields(doc: AnalyzedDocument, passage: Passage) -> dict[str, Any]:
         "fields": [name for name, postings in scored.items() if postings],
         **scored,
     }
+
+
+def stored_language(lang: str, document_lang: str) -> dict[str, str]:
+    """The stored ``language`` of a passage in ``lang``: none where it is its document's."""
+    return {"language": lang} if lang != document_lang else {}
+
+
+def passage_language(fields: dict[str, Any], record: dict[str, Any]) -> str:
+    """A passage's language, from its stored ``fields`` or else from its document's ``record``."""
+    return fields.get("language") or record.get("language", "")
 
 
 def entity_mentions(fields: dict[str, Any]) -> list[tuple[str, str, int, int, tuple[tuple[int, int], ...]]]:
