@@ -64,6 +64,16 @@ class Values:
     def nbytes(self) -> int:
         return len(self._data) + self._ends.nbytes
 
+    @property
+    def data(self) -> bytes:
+        """Every value's bytes, one after another."""
+        return self._data
+
+    @property
+    def ends(self) -> np.ndarray:
+        """Where each value ends in :attr:`data`."""
+        return self._ends
+
 
 def encode_block(ids: list[int], weights: list[float], values: list[bytes] | None, fixedsize: int | None,
                  maxweight: float, minlength: int, maxlength: int, *, last: bool, compression: int) -> bytes:

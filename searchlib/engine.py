@@ -52,9 +52,11 @@ from whoosh.util.numeric import _length_byte_cache
 from . import whoosh_fixes
 from .blocks import Values, decode_data, decode_list
 from .documents import LEAD_PASSAGE, DocumentQuery
-from .phrases import Phrase, TextPhrase, chains, gaps_hold, text_phrase_matches
+from .phrases import Phrase, TextPhrase, gaps_hold, text_phrase_at
 from .ranking import BM25Parameters, term_parameters
-from .schema import KIND_DOC, LEAD, WordOffsets
+from .schema import KIND_DOC, LEAD, SEP, WordOffsets
+from .wordtable import EMPTY as EMPTY_PLACES
+from .wordtable import SHIFT, WordTable, decode_places, member
 
 #: Bytes of decoded postings and columns kept per engine (least recently used go first).
 CACHE_BYTES = 256 * 1024 * 1024
@@ -64,6 +66,7 @@ _EMPTY_IDS = np.empty(0, dtype=_IDS)
 _EMPTY_SCORES = np.empty(0, dtype=np.float64)
 _EMPTY_WEIGHTS = _EMPTY_SCORES
 _NO_BLOCKS = np.empty((0, 4), dtype=_IDS)
+_POSITION = (1 << SHIFT) - 1
 _UNSEEN = object()
 _LENGTHS = np.array(_length_byte_cache, dtype=np.float64)
 # Exact classes, not isinstance(): a subclass may mean something else
@@ -154,6 +157,10 @@ class Engine:
         self._ordinals: dict[str, int] = {}
         self._doc_ids: list[str] = []
         self._statistics: weakref.WeakKeyDictionary[Any, _Statistics] = weakref.WeakKeyDictionary()
+        # Passages that phrases have read one by one, by segment, since its
+        # word table was last made; the segments whose table does not fit the cache.
+        self._reads: dict[str, int] = {}
+        self._unbuilt: set[str] = set()
 
     # -- ranking -------------------------------------------------------------
 
@@ -228,7 +235,7 @@ class Engine:
         elif kind is Phrase:
             ids, scores = self._phrase(q, segment, run)
         elif kind is TextPhrase:
-            ids = np.asarray(text_phrase_matches(segment.reader, q, lambda n: self._passage_all_words(segment, n)), dtype=_IDS)
+            ids = self._text_phrase(q, segment)
             return ids, np.full(len(ids), q.boost)
         elif kind is DocumentQuery:
             return self._documents(q, segment, run)
@@ -275,27 +282,113 @@ class Engine:
         """The passages where the phrase's slots occur in order (boost not applied).
 
         Scored as Whoosh's phrase matcher scores them, the sum of the slots'
-        term scores. The passages that hold every slot are found with arrays;
-        only those are read, for their positions, and for the function words
-        of an exact phrase, their text.
+        term scores. The passages that hold every slot are found with arrays,
+        then the slots' places in them (see :mod:`searchlib.wordtable`) are
+        chained, and the function words of an exact phrase checked, with arrays too.
         """
         slots = [_union([self._term(wq.Term(q.fieldname, t), segment, run) for t in terms], segment.size, np.add) for _, terms in q.slots]
         ids, scores = _intersection(slots)
         if not len(ids):
             return ids, scores
-        btexts = [[t.encode("utf-8") for t in terms] for _, terms in q.slots]
-        where = [[self._positions_at(segment, q.fieldname, t, ids) for t in terms] for terms in btexts]
-        offsets = [offset for offset, _ in q.slots]
-        keep = np.zeros(len(ids), dtype=bool)
-        for i, n in enumerate(ids.tolist()):
-            positions = [set().union(*(found.get(n, ()) for found in slot)) for slot in where]
-            found = chains(positions, offsets, q.slop)
-            if q.gaps:
-                text, words = self._passage_words(segment, n)
-                keep[i] = any(gaps_hold(q.gaps, chain[0], text, words) for chain in found)
-            else:
-                keep[i] = next(found, None) is not None
+        places = []
+        for _, terms in q.slots:
+            found = [self._term_places(segment, q.fieldname, t.encode("utf-8")) for t in terms]
+            slot = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+            places.append(slot[member(slot >> SHIFT, ids)])
+        starts = _chain_starts(places, [offset for offset, _ in q.slots], q.slop)
+        if q.gaps and len(starts):
+            starts = self._gaps_hold(q.gaps, segment, starts)
+        keep = member(ids, np.unique(starts >> SHIFT))
         return ids[keep], scores[keep]
+
+    def _gaps_hold(self, gaps: Sequence[tuple[int, str]], segment: _Segment, starts: np.ndarray) -> np.ndarray:
+        """Those of a phrase's ``starts`` (places) that have each of its function words at its offset."""
+        table = self._word_table(segment, len(np.unique(starts >> SHIFT)))
+        if table is None:
+            keep = [gaps_hold(gaps, s & _POSITION, *self._passage_words(segment, s >> SHIFT)) for s in starts.tolist()]
+            return starts[np.array(keep, dtype=bool)]
+        for at, word in gaps:
+            starts = starts[member(starts + at, table.places(word))]
+        return starts
+
+    def _text_phrase(self, q: TextPhrase, segment: _Segment) -> np.ndarray:
+        """The live passages that hold a phrase of function words (see :class:`TextPhrase`).
+
+        The candidates are the reference's, the passages of the documents whose
+        lexicon records every word; the phrase is found in them with the
+        segment's :class:`WordTable`, or by reading them (see :meth:`_word_table`).
+        """
+        reader = segment.reader
+        if q.lex_field not in reader.schema:
+            return _EMPTY_IDS
+        records: np.ndarray | None = None
+        for folded in dict.fromkeys(q.folds):
+            having = [self._postings(segment, q.lex_field, t)[0] for t in reader.expand_prefix(q.lex_field, folded + SEP)]
+            ids = np.unique(np.concatenate(having)) if having else _EMPTY_IDS
+            records = ids if records is None else np.intersect1d(records, ids, assume_unique=True)
+            if not len(records):
+                return _EMPTY_IDS
+        keys = self._keys(segment)
+        passages = self._passages(segment)
+        if segment.deleted is not None:
+            records = records[~segment.deleted[records]]
+            passages = passages[~segment.deleted[passages]]
+        candidates = passages[np.isin(keys[passages], keys[records])]
+        table = self._word_table(segment, len(candidates))
+        if table is None:
+            found = [n for n in candidates.tolist() if text_phrase_at(q.keys, *self._passage_all_words(segment, n))]
+            return np.array(found, dtype=_IDS)
+        found = table.phrase(q.keys)
+        return found[member(found, candidates)]
+
+    def _word_table(self, segment: _Segment, reads: int) -> WordTable | None:
+        """The segment's :class:`WordTable`, or None: read the ``reads`` passages one by one.
+
+        Making the table costs about a reading of every passage of the
+        segment. So it is made once the passages that phrases have read one by
+        one since the last one was made (these ``reads`` included) are as many
+        as the segment's: a process never pays much more than twice the best
+        choice, and one that asks a single rare phrase (the command line) never
+        makes it. A table too big for the cache is used once, and not made again.
+        """
+        table = self._kept(("words", segment.key))
+        if table is not None:
+            return table
+        passages = self._passages(segment)
+        with self._lock:
+            read = self._reads.get(segment.key, 0) + reads
+            if segment.key in self._unbuilt or read < len(passages):
+                self._reads[segment.key] = read
+                return None
+            self._reads[segment.key] = 0
+        table = WordTable.build((n, *_stored_passage(segment.reader, n)) for n in passages.tolist())
+        if 2 * table.nbytes > self._cache_bytes:
+            with self._lock:
+                self._unbuilt.add(segment.key)
+            return table
+        return self._cached(("words", segment.key), lambda: table, size=lambda t: t.nbytes)
+
+    def _term_places(self, segment: _Segment, fieldname: str, text: bytes) -> np.ndarray:
+        """Every place of a term in the segment (deleted documents included), ascending."""
+
+        def make() -> np.ndarray:
+            ids, _, blocks = self._postings(segment, fieldname, text)
+            if not len(ids):
+                return EMPTY_PLACES
+            if not len(blocks):
+                _, _, values = segment.reader.term_info(fieldname, text).inlined_postings()
+                ends = np.cumsum([len(v) for v in values])
+                return decode_places(ids, b"".join(values), ends)
+            fixed = segment.reader.schema[fieldname].format.fixed_value_size()
+            parts, ends, done = [], [], 0
+            for _, start, end, compressed in blocks.tolist():
+                values = decode_data(segment.reader._terms._postfile.get(start, end - start), bool(compressed), fixed)[2]
+                parts.append(values.data)
+                ends.append(values.ends + done)
+                done += len(values.data)
+            return decode_places(ids, b"".join(parts), np.concatenate(ends))
+
+        return self._cached(("places", segment.key, fieldname, text), make)
 
     def _positions_at(self, segment: _Segment, fieldname: str, text: bytes, local: np.ndarray) -> dict[int, list[int]]:
         """Where a term occurs in those of the segment's docnums ``local`` (ascending) that hold it."""
@@ -326,11 +419,7 @@ class Engine:
     def _passage_words(self, segment: _Segment, docnum: int) -> tuple[str, WordOffsets]:
         """A passage's text and its words' offsets, by position (stored fields, kept)."""
 
-        def make() -> tuple[str, bytes]:
-            stored = segment.reader.stored_fields(docnum)
-            return stored.get("text") or "", stored.get("offsets") or b""
-
-        text, offsets = self._cached(("passage", segment.key, docnum), make, size=_passage_size)
+        text, offsets = self._cached(("passage", segment.key, docnum), lambda: _stored_passage(segment.reader, docnum), size=_passage_size)
         return text, WordOffsets(offsets)
 
     def _passage_all_words(self, segment: _Segment, docnum: int) -> tuple[str, list[tuple[int, int]]]:
@@ -491,6 +580,14 @@ class Engine:
 
         return self._cached(("keys", segment.key), make)
 
+    def _kept(self, key: tuple[Any, ...]) -> Any:
+        """What is kept under ``key``, or None; made by no one."""
+        with self._lock:
+            value = self._cache.get(key)
+            if value is not None:
+                self._cache.move_to_end(key)
+            return value
+
     def _cached(self, key: tuple[Any, ...], make: Any, size: Any = None) -> Any:
         """``make()``, kept under ``key`` (least recently used go first); ``size(value)`` its bytes (default: its arrays')."""
         size = size or _array_size
@@ -515,6 +612,12 @@ class Engine:
 def _array_size(value: Any) -> int:
     # An absent term costs its key, not nothing: it counts as a small array.
     return max(sum(a.nbytes for a in value) if isinstance(value, tuple) else value.nbytes, 64)
+
+
+def _stored_passage(reader: Any, docnum: int) -> tuple[str, bytes]:
+    """A passage's stored text and encoded word offsets."""
+    stored = reader.stored_fields(docnum)
+    return stored.get("text") or "", stored.get("offsets") or b""
 
 
 def _passage_size(passage: tuple[str, bytes]) -> int:
@@ -622,6 +725,28 @@ def _union(parts: list[Scored], size: int, combine: Any) -> Scored:
         matched[ids] = True
     ids = np.flatnonzero(matched)
     return ids, total[ids]
+
+
+def _chain_starts(places: list[np.ndarray], offsets: list[int], slop: int) -> np.ndarray:
+    """The places (ascending, unique) where a phrase's slots start a chain: each
+    slot at its offset from the one before, up to ``slop - 1`` further (see
+    :func:`searchlib.phrases.chains`). ``places[k]`` are slot ``k``'s.
+    """
+    extra = max(slop, 1) - 1
+    starts = ends = places[0]
+    for k in range(1, len(places)):
+        gap = offsets[k] - offsets[k - 1]
+        found = [(starts[hit], wanted[hit]) for d in range(extra + 1)
+                 for wanted in [ends + gap + d] for hit in [member(wanted, places[k])]]
+        starts = np.concatenate([s for s, _ in found])
+        ends = np.concatenate([e for _, e in found])
+        if extra:
+            # The chains that end at one place from one start are one.
+            pairs = np.unique(np.stack([starts, ends], axis=1), axis=0)
+            starts, ends = pairs[:, 0], pairs[:, 1]
+        if not len(starts):
+            break
+    return np.unique(starts)
 
 
 def _intersection(parts: list[Scored]) -> Scored:

@@ -11,7 +11,7 @@ import json
 from dataclasses import replace
 
 import pytest
-from conftest import CORPUS, doc, shared
+from conftest import CORPUS, doc, read_jsonl, shared
 from test_parallel import eltec
 
 from searchlib import create_index
@@ -158,6 +158,69 @@ def test_engine_positions_are_whooshs_read_straight_from_their_block(piaf_index)
         assert Engine().positions(searcher, terms, docnums) == expected
         assert by_size[0][0] > 3 * 128  # lists of several blocks (of 128 postings) were read
         assert sum(len(found) for found in expected.values()) > 1000
+
+
+class _ReadEnough(dict):
+    """An engine's count of passages read one by one that says "enough" at once: every phrase uses the word table."""
+
+    def get(self, key, default=None):
+        return 1 << 40
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("way", ["word-table", "reading"])
+def test_engine_phrases_are_found_as_whoosh_matchers_find_them(piaf_index, monkeypatch, way):
+    """Spans of PIAF's paragraphs as phrases, exact or with a slop, with and without function words:
+    the engine finds the passages Whoosh's matchers find, whether it reads the candidates
+    one by one or uses the segment's word table (see Engine._word_table)."""
+    import random
+    import re
+
+    from searchlib.engine import Engine
+
+    engine = Engine()
+    if way == "reading":
+        monkeypatch.setattr(engine, "_word_table", lambda segment, reads: None)
+    else:
+        monkeypatch.setattr(engine, "_reads", _ReadEnough())
+    monkeypatch.setattr(piaf_index, "_engine", engine)
+    rng = random.Random(11)
+    texts = [d["text"] for d in read_jsonl(shared("piaf/corpus.jsonl"))]
+    queries = ['"de la"', '"il y a"', '"qui est"', '"dans le"', '"à la fin"', '"elle avait"', '"ce qui"', '"Convention de Palerme"']
+    while len(queries) < 160:
+        words = [w.strip(".,;:!?()«»[]\"") for w in rng.choice(texts).split()]
+        start, size = rng.randrange(len(words)), rng.choice((2, 2, 3, 4))
+        span = [w for w in words[start:start + size] if re.fullmatch(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", w)]
+        if len(span) >= 2:
+            queries.append(f'"{" ".join(span)}"' + rng.choice(["", "", "", "~3"]))
+    found = 0
+    for query in queries:
+        engine_found, reference = _both(piaf_index, query, plain=False, per_doc=False, limit=200, ranking=DEFAULT)
+        assert engine_found.total == reference.total, query
+        assert [(h.doc_id, h.passage) for h in engine_found.hits] == [(h.doc_id, h.passage) for h in reference.hits], query
+        found += bool(reference.total)
+    assert found >= 150
+    assert engine._kept(("words", engine._segments(piaf_index._ix.searcher())[0].key)) is not None or way == "reading"
+
+
+@pytest.mark.slow
+def test_engine_places_are_whooshs_positions(piaf_index):
+    """A term's places, decoded from all its blocks at once, are the positions Whoosh's matcher reads one posting at a time."""
+    import random
+
+    from searchlib.engine import Engine
+    from searchlib.wordtable import SHIFT
+
+    rng = random.Random(5)
+    engine = Engine()
+    with piaf_index._reading() as searcher:
+        segment = engine._segments(searcher)[0]
+        reader = segment.reader
+        by_size = sorted(((reader.doc_frequency("fold_fr", t), t) for t in reader.lexicon("fold_fr")), reverse=True)
+        for _, text in by_size[:10] + rng.sample(by_size, 300):
+            expected = [(n, p) for n, positions in reader.postings("fold_fr", text).items_as("positions") for p in positions]
+            places = engine._term_places(segment, "fold_fr", text)
+            assert [(int(x >> SHIFT), int(x & ((1 << SHIFT) - 1))) for x in places] == expected, text
 
 
 def test_engine_columns_read_at_once_are_whooshs(engine_index):
