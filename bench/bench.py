@@ -71,6 +71,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -81,8 +82,8 @@ QUERY_KINDS = ("piaf", "term", "phrase", "fuzzy", "prefix", "entity")
 #: The engines measured beside searchlib, in the order the tables show them.
 PEERS = ("whoosh", "tantivy")
 PEER_NAMES = {"whoosh": "plain Whoosh", "tantivy": "tantivy"}
-#: Queries of each kind run untimed first, by every engine alike.
-WARMUP = 20
+#: Queries of each kind run untimed first, by every engine alike (others than the timed ones).
+WARMUP = 50
 #: Hits per query, for every engine.
 TOP = 10
 #: searchlib's passage rule (searchlib.analysis), which --peer-unit passage follows.
@@ -247,10 +248,31 @@ def read_jsonl(path: str | Path):
             yield json.loads(line)
 
 
-def query_sets(index_path: Path, jsonl: Path, piaf: Path, n_piaf: int, n_each: int, seed: int) -> dict[str, list]:
-    """Queries for each kind, drawn from the indexed texts (and PIAF's real questions)."""
+def fuzzy_queries(words: list[str], rnd: random.Random, n: int) -> list[str]:
+    """Words of six letters or more, one letter changed, searched with ``~``."""
+    fuzzy = []
+    for word in rnd.sample([w for w in words if len(w) >= 6], n):
+        i = rnd.randrange(1, len(word) - 1)
+        fuzzy.append(word[:i] + rnd.choice("aeioustr") + word[i + 1:] + "~")
+    return fuzzy
+
+
+def entity_queries(index_path: Path, rnd: random.Random, n: int) -> list[tuple[str, str]]:
+    """An entity filter with a word of a passage that names the entity, so that most have hits."""
     from searchlib import open_index
 
+    entity = []
+    with open_index(index_path) as index:
+        entities = [e.text for e in index.entities(limit=200)]
+        for name in rnd.choices(entities, k=n) if entities else []:
+            passage = rnd.choice(index.search(f'entity:"{name}"', limit=20).hits).text
+            candidates = [w for w in re.findall(r"[^\W\d_]+", passage) if len(w) >= 4] or [name]
+            entity.append((rnd.choice(candidates), name))
+    return entity
+
+
+def query_sets(index_path: Path, jsonl: Path, piaf: Path, n_piaf: int, n_each: int, seed: int) -> dict[str, Any]:
+    """Queries for each kind, drawn from the indexed texts (and PIAF's real questions)."""
     rnd = random.Random(seed)
     words: list[str] = []
     pairs: list[str] = []
@@ -261,26 +283,27 @@ def query_sets(index_path: Path, jsonl: Path, piaf: Path, n_piaf: int, n_each: i
             pairs.extend(f"{a} {b}" for a, b in zip(tokens, tokens[1:]) if len(a) >= 4 and len(b) >= 4)
     terms = rnd.sample(words, n_each)
     phrases = [f'"{p}"' for p in rnd.sample(pairs, n_each)]
-    fuzzy = []
-    for word in rnd.sample([w for w in words if len(w) >= 6], n_each):
-        i = rnd.randrange(1, len(word) - 1)
-        fuzzy.append(word[:i] + rnd.choice("aeioustr") + word[i + 1:] + "~")
-    # An entity filter with a word of a passage that names the entity, so that most have hits.
-    entity = []
-    with open_index(index_path) as index:
-        entities = [e.text for e in index.entities(limit=200)]
-        for name in rnd.choices(entities, k=n_each) if entities else []:
-            passage = rnd.choice(index.search(f'entity:"{name}"', limit=20).hits).text
-            candidates = [w for w in re.findall(r"[^\W\d_]+", passage) if len(w) >= 4] or [name]
-            entity.append((rnd.choice(candidates), name))
+    fuzzy = fuzzy_queries(words, rnd, n_each)
+    entity = entity_queries(index_path, rnd, n_each)
     # Drawn last, so that the other kinds keep the queries of earlier runs.
     prefix = [w[:PREFIX_LETTERS] + "*" for w in rnd.sample([w for w in words if len(w) >= PREFIX_LETTERS + 2], n_each)]
     questions = []
     with piaf.open(encoding="utf-8") as lines:
         for line in lines:
             questions.append(json.loads(line)["text"])
+    # Each kind warms on queries of its own kind that are not timed (drawn after
+    # the others, which stay those of earlier runs): what a process that has
+    # served such queries has read and kept, the timed queries have not.
+    warmup = {
+        "piaf": questions[n_piaf:n_piaf + WARMUP],
+        "term": rnd.sample(words, WARMUP),
+        "phrase": [f'"{p}"' for p in rnd.sample(pairs, WARMUP)],
+        "fuzzy": fuzzy_queries(words, rnd, WARMUP),
+        "prefix": [w[:PREFIX_LETTERS] + "*" for w in rnd.sample([w for w in words if len(w) >= PREFIX_LETTERS + 2], WARMUP)],
+        "entity": entity_queries(index_path, rnd, WARMUP),
+    }
     return {"piaf": questions[:n_piaf], "term": terms, "phrase": phrases, "fuzzy": fuzzy, "prefix": prefix,
-            "entity": entity}
+            "entity": entity, "warmup": warmup}
 
 
 # -- phases (each runs in a process of its own) ----------------------------------
@@ -346,11 +369,11 @@ def phase_query_sets(index_dir: str, jsonl: str, piaf: str, n_piaf: int, n_each:
     """Draw the queries once, for every engine's query phase to read."""
     sets = query_sets(Path(index_dir), Path(jsonl), Path(piaf), n_piaf, n_each, seed)
     Path(out).write_text(json.dumps(sets, ensure_ascii=False) + "\n", encoding="utf-8")
-    return {kind: len(queries) for kind, queries in sets.items()}
+    return {kind: len(queries) for kind, queries in sets.items() if kind != "warmup"}
 
 
 def time_queries(sets: dict[str, list], search) -> dict:
-    """Warm each kind on its first queries, then time every query.
+    """Warm each kind on its untimed queries (``sets["warmup"]``, else its first), then time every query.
 
     ``search(kind, query)`` returns the total, the hits shown, and how many of
     them have a word marked: a highlighter that marks nothing shows up.
@@ -359,7 +382,7 @@ def time_queries(sets: dict[str, list], search) -> dict:
     everything: list[float] = []
     for kind in QUERY_KINDS:
         queries = sets.get(kind) or []
-        for query in queries[:WARMUP]:
+        for query in sets.get("warmup", {}).get(kind) or queries[:WARMUP]:
             search(kind, query)
         latencies = []
         hits = shown = marked = 0
