@@ -124,6 +124,10 @@ class AnalyzedDocument:
     title_tokens: tuple[Token, ...]
     #: Number of words (tokens that are not spaces or punctuation).
     words: int
+    #: The title's function words, as written, with their positions: a
+    #: quoted phrase's function words are checked against them (a title's
+    #: word offsets are not stored, as a passage's are).
+    title_function_words: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +233,7 @@ def _merge(parts: list[tuple[bool, AnalyzedDocument]]) -> AnalyzedDocument:
         passages=tuple(dataclasses.replace(p, number=i) for i, p in enumerate(passages)),
         title_tokens=main.title_tokens,
         words=sum(part.words for _, part in parts),
+        title_function_words=main.title_function_words,
     )
 
 
@@ -426,14 +431,15 @@ class Analyzer:
         tokens: list[tuple[int, int, str, tuple[str, ...] | None]] = []
         entities: list[tuple[int, int, str, tuple[tuple[int, int], ...]]] = []
         title_tokens: list[Token] = []
+        title_function_words: list[tuple[str, int]] = []
         words = 0
         for i, doc in plan.results:
             if i < 0:
-                title_tokens = self._title_tokens(doc, 0)
+                title_tokens, title_function_words = self._title_tokens(doc, 0)
                 continue
             unit = plan.units[i]
             if plan.title_in_units and i == 0:
-                title_tokens = self._title_tokens(doc, unit.start)
+                title_tokens, title_function_words = self._title_tokens(doc, unit.start)
             for sent in doc.sents:
                 sentences.extend(_sentence_spans(sent, unit))
             for token in doc:
@@ -455,10 +461,13 @@ class Analyzer:
             passages=tuple(passages),
             title_tokens=tuple(title_tokens),
             words=words,
+            title_function_words=tuple(title_function_words),
         )
 
-    def _title_tokens(self, doc: Doc, base: int) -> list[Token]:
+    def _title_tokens(self, doc: Doc, base: int) -> tuple[list[Token], list[tuple[str, int]]]:
+        """A title's indexed words, and its function words (as written) with their positions."""
         result = []
+        function_words = []
         position = 0
         for token in doc:
             if not is_word(token):
@@ -467,8 +476,10 @@ class Analyzer:
             if terms:
                 start = base + token.idx
                 result.append(Token(start, start + len(token.text), normalize_term(token.text), terms, position))
+            else:
+                function_words.append((token.text, position))
             position += 1
-        return result
+        return result, function_words
 
     def _entities(self, doc: Doc, base: int) -> Iterator[tuple[int, int, str, tuple[tuple[int, int], ...]]]:
         for ent in doc.ents:

@@ -296,7 +296,10 @@ class Engine:
             slot = found[0] if len(found) == 1 else np.unique(np.concatenate(found))
             places.append(slot[member(slot >> SHIFT, ids)])
         starts = _chain_starts(places, [offset for offset, _ in q.slots], q.slop)
-        if q.gaps and len(starts):
+        if q.gaps and q.gap_field is not None:
+            for at, word in q.gaps:
+                starts = starts[member(starts + at, self._term_places(segment, q.gap_field, word.encode("utf-8")))]
+        elif q.gaps and len(starts):
             starts = self._gaps_hold(q.gaps, segment, starts)
         keep = member(ids, np.unique(starts >> SHIFT))
         return ids[keep], scores[keep]

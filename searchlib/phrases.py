@@ -18,7 +18,6 @@ exactly its offset from the one before; a larger ``slop`` allows up to
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -28,7 +27,7 @@ from whoosh.query.spans import Span, SpanQuery, SpanWrappingMatcher
 from whoosh.util import make_binary_tree
 
 from .schema import KIND_PASSAGE, SEP, decode_words
-from .text import fold, normalize_term, trim_punctuation
+from .text import word_key
 
 Slots = tuple[tuple[int, tuple[str, ...]], ...]
 #: A phrase's function words: (offset from the first slot, :func:`word_key`).
@@ -73,6 +72,7 @@ class Phrase(wq.Query):
         slop: int = 1,
         boost: float = 1.0,
         gaps: Sequence[tuple[int, str]] = (),
+        gap_field: str | None = None,
     ) -> None:
         base = slots[0][0] if slots else 0
         self.fieldname = fieldname
@@ -81,9 +81,12 @@ class Phrase(wq.Query):
         self.boost = boost
         # Only an exact phrase says where its function words are.
         self.gaps: Gaps = tuple((offset - base, word) for offset, word in gaps) if slop <= 1 else ()
+        #: Where the gaps' words are indexed by position (a title's function
+        #: words, :func:`searchlib.schema.title_gap_field`); None: in the stored text.
+        self.gap_field = gap_field if self.gaps else None
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.fieldname, self.slots, self.slop, self.boost, self.gaps)
+        return (self.fieldname, self.slots, self.slop, self.boost, self.gaps, self.gap_field)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Phrase) and self._key() == other._key()
@@ -92,7 +95,8 @@ class Phrase(wq.Query):
         return hash(self._key())
 
     def __repr__(self) -> str:
-        return f"Phrase({self.fieldname!r}, {self.slots!r}, slop={self.slop}, boost={self.boost:g}, gaps={self.gaps!r})"
+        gap_field = f", gap_field={self.gap_field!r}" if self.gap_field else ""
+        return f"Phrase({self.fieldname!r}, {self.slots!r}, slop={self.slop}, boost={self.boost:g}, gaps={self.gaps!r}{gap_field})"
 
     def __str__(self) -> str:
         return f"{self.fieldname}:\"{' '.join('|'.join(terms) for _, terms in self.slots)}\""
@@ -131,7 +135,7 @@ class Phrase(wq.Query):
         if not matchers:
             return matching.NullMatcher()
         found: matching.Matcher = _PhraseMatcher(
-            matchers, [offset for offset, _ in self.slots], self.slop, self.gaps, reader if self.gaps else None
+            matchers, [offset for offset, _ in self.slots], self.slop, self.gaps, reader if self.gaps else None, self.gap_field
         )
         if self.boost != 1.0:
             found = matching.WrappingMatcher(found, boost=self.boost)
@@ -139,18 +143,20 @@ class Phrase(wq.Query):
 
 
 class _PhraseMatcher(SpanWrappingMatcher):
-    def __init__(self, matchers: list[Any], offsets: list[int], slop: int, gaps: Gaps = (), reader: Any = None) -> None:
+    def __init__(self, matchers: list[Any], offsets: list[int], slop: int, gaps: Gaps = (), reader: Any = None,
+                 gap_field: str | None = None) -> None:
         self.ms = matchers
         self.offsets = offsets
         self.slop = slop
         self.gaps = gaps
         self.reader = reader
+        self.gap_field = gap_field
         self._passage: tuple[int, str, list[tuple[int, int]]] = (-1, "", [])
         child = matchers[0] if len(matchers) == 1 else make_binary_tree(matching.IntersectionMatcher, matchers)
         super().__init__(child)
 
     def copy(self) -> _PhraseMatcher:
-        return _PhraseMatcher([m.copy() for m in self.ms], self.offsets, self.slop, self.gaps, self.reader)
+        return _PhraseMatcher([m.copy() for m in self.ms], self.offsets, self.slop, self.gaps, self.reader, self.gap_field)
 
     def replace(self, minquality: float = 0) -> Any:
         # The span check sits on top of the child: never swap it for a bare copy of the child.
@@ -172,11 +178,22 @@ class _PhraseMatcher(SpanWrappingMatcher):
     def _gaps_hold(self, first: int) -> bool:
         """Whether the current passage has each of the phrase's function words at its position."""
         docnum = self.id()
+        if self.gap_field is not None:
+            return all(first + at in _positions(self.reader, self.gap_field, word, docnum) for at, word in self.gaps)
         if self._passage[0] != docnum:
             stored = self.reader.stored_fields(docnum)
             self._passage = (docnum, stored.get("text") or "", decode_words(stored.get("offsets") or b""))
         _, text, words = self._passage
         return gaps_hold(self.gaps, first, text, words)
+
+
+def _positions(reader: Any, fieldname: str, term: str, docnum: int) -> list[int]:
+    """Where ``term`` is in document ``docnum``, read from its postings."""
+    if (fieldname, term) not in reader:
+        return []
+    postings = reader.postings(fieldname, term)
+    postings.skip_to(docnum)
+    return list(postings.value_as("positions")) if postings.is_active() and postings.id() == docnum else []
 
 
 def gaps_hold(gaps: Gaps, first: int, text: str, words: Sequence[tuple[int, int]]) -> bool:
@@ -193,12 +210,6 @@ def _key_at(text: str, words: Sequence[tuple[int, int]], p: int) -> str:
     """:func:`word_key` of the word at position ``p``."""
     start, end = words[p]
     return word_key(text[start:end])
-
-
-@functools.lru_cache(maxsize=65_536)
-def word_key(word: str) -> str:
-    """How a phrase's function word is compared with the passage's word at its position."""
-    return fold(trim_punctuation(normalize_term(word)))
 
 
 class TextPhrase(wq.Query):

@@ -53,6 +53,7 @@ from .schema import (
     lex_field,
     parse_lex_term,
     title_fold_field,
+    title_gap_field,
     title_lemma_field,
 )
 from .nlp import stem_term, unseen_word_terms
@@ -578,7 +579,7 @@ class QueryCompiler:
             else:
                 phrase = _phrase_query(placed, fold_field(code), weight, slop, gaps)
                 body.append(phrase)
-                title.append(_phrase_query(placed, title_fold_field(code), title_weight, slop))
+                title.append(_phrase_query(placed, title_fold_field(code), title_weight, slop, gaps, title_gap_field(code)))
             if positive and fieldname == "text":
                 field_name = document_fold_field(code)
                 for e in slots:
@@ -892,9 +893,10 @@ def _boosted(q: wq.Query, boost: float) -> wq.Query:
 
 
 def _phrase_query(
-    placed: Sequence[tuple[int, _Expansion]], fold_field_: str, weight: float, slop: int, gaps: Sequence[tuple[int, str]] = ()
+    placed: Sequence[tuple[int, _Expansion]], fold_field_: str, weight: float, slop: int, gaps: Sequence[tuple[int, str]] = (),
+    gap_field: str | None = None,
 ) -> wq.Query:
-    return Phrase(fold_field_, [(offset, sorted(e.folded)) for offset, e in placed], slop=slop, boost=weight, gaps=gaps)
+    return Phrase(fold_field_, [(offset, sorted(e.folded)) for offset, e in placed], slop=slop, boost=weight, gaps=gaps, gap_field=gap_field)
 
 
 def _within(a: str, b: str, limit: int) -> bool:

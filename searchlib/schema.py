@@ -57,10 +57,10 @@ from . import varints
 from .analysis import AnalyzedDocument, Passage, Token
 from .languages import LANGUAGES, Language, get_language
 from .nlp import stem_term
-from .text import fold, normalize_term, trim_punctuation
+from .text import fold, normalize_term, trim_punctuation, word_key
 
 #: Bump when the schema or the analysis changes in a way old indexes cannot follow.
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 SEP = "\x1f"
 #: Marks a lexicon entry whose "lemma" is the parts of a split word.
@@ -121,6 +121,13 @@ class AnalyzedText(fields.FieldType):
         for term, items in postings.items():
             yield term.encode("utf-8"), len(items) + extra, float(len(items)), self.format.encode(items)
             extra = 0
+
+
+class Positions(AnalyzedText):
+    """``(term, position)`` pairs, not scored: a title's function words (see :func:`title_gap_field`)."""
+
+    def __init__(self) -> None:
+        fields.FieldType.__init__(self, format=PackedPositions(), analyzer=None, scorable=False, stored=False)  # type: ignore[arg-type]
 
 
 class Kept(list):
@@ -191,6 +198,7 @@ def make_schema() -> fields.Schema:
         "fold_": AnalyzedText,
         "tlemma_": AnalyzedText,
         "tfold_": AnalyzedText,
+        "tgap_": Positions,
         "dfold_": TermCounts,
         "lex_": TermSet,
     }
@@ -222,6 +230,13 @@ def title_lemma_field(lang: str) -> str:
 
 def title_fold_field(lang: str) -> str:
     return f"tfold_{lang}"
+
+
+def title_gap_field(lang: str) -> str:
+    """A title's function words (:func:`word_key`) by position. A title stores
+    no word offsets, so a quoted phrase's function words are checked here:
+    ``"tout petit"`` is not every title with "petit"."""
+    return f"tgap_{lang}"
 
 
 def lex_field(lang: str) -> str:
@@ -461,6 +476,7 @@ def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
             whole[lang].extend(surface_terms(language, token.surface))
         lexicon[lang] |= _lex(tokens, stops, joined)
     title = {title_lemma_field(doc.lang): title_exact, title_fold_field(doc.lang): title_folded}
+    gaps = [(word_key(word), position) for word, position in doc.title_function_words]
     return {
         "kind": KIND_DOC,
         "doc_id": doc.id,
@@ -471,6 +487,7 @@ def document_record(doc: AnalyzedDocument) -> dict[str, Any]:
         "passages": len(doc.passages),
         "words": doc.words,
         **title,
+        **({title_gap_field(doc.lang): gaps} if gaps else {}),
         **{lex_field(lang): words for lang, words in lexicon.items()},
         "fields": [name for name, postings in title.items() if postings]
         + [document_fold_field(lang) for lang, terms in whole.items() if terms],

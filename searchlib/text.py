@@ -91,6 +91,13 @@ def trim_punctuation(word: str) -> str:
     return _EDGE_PUNCTUATION.sub("", word) or word
 
 
+@functools.lru_cache(maxsize=65_536)
+def word_key(word: str) -> str:
+    """How a phrase's function word is compared with the word at its position
+    in a passage (or indexed, in a title): ``"L'"`` → ``"l"``."""
+    return fold(trim_punctuation(normalize_term(word)))
+
+
 def has_word_char(text: str) -> bool:
     """True when ``text`` holds at least one letter or digit."""
     return WORD_RE.search(text) is not None

@@ -504,6 +504,55 @@ def test_invariants_readme_phrases_find_the_article_among_piaf(piaf_index, phras
     assert not problems, "\n".join(problems)
 
 
+# -- a quoted phrase's function words hold in titles too -------------------------------
+
+
+TITLE_FUNCTION_WORDS = {"de", "du", "des", "la", "le", "les", "et", "en", "au", "aux", "à", "sur", "pour"}
+
+
+def test_invariants_a_title_phrase_holds_its_function_words(piaf_index):
+    """A title stores no word offsets; its function words are indexed by position instead, so that
+    ``title:"de Cent"`` finds "Guerre de Cent Ans" and not every title with "cent". Every span of a
+    PIAF title made of a function word and a content word beside it finds its document, and every
+    title it finds has the function word right there."""
+    from spacy.lang.fr.stop_words import STOP_WORDS
+
+    from searchlib.text import fold, word_key
+
+    ids: dict[str, set[str]] = {}
+    for d in read_jsonl(shared("piaf/corpus.jsonl")):
+        # Titles with markup ("<i>…</i>") are cut into odd words: not what this tests.
+        if d.get("title") and "<" not in d["title"]:
+            ids.setdefault(d["title"], set()).add(d["id"])
+    stop = {fold(w) for w in STOP_WORDS}
+    spans = []
+    for title in sorted(ids):
+        written = title.split()
+        for i in range(len(written) - 1):
+            first, second = written[i], written[i + 1]
+            for function, content, function_first in ((first, second, True), (second, first, False)):
+                if (word_key(function) in TITLE_FUNCTION_WORDS and re.fullmatch(r"[^\W\d_]{4,}", content)
+                        and fold(content.lower()) not in stop):
+                    spans.append((title, first, second, function, content, function_first))
+    spans = rng("title-phrase").sample(spans, min(len(spans), 120))
+    assert len(spans) >= 60
+    missing, loose = [], []
+    for title, first, second, function, content, function_first in spans:
+        results = piaf_index.search(f'title:"{first} {second}"', limit=DEEP, per_doc=True)
+        if not ids[title] & {h.doc_id for h in results.hits}:
+            missing.append(f"{first} {second}: {title!r} not found ({results.total} hits)")
+        # The content word by its first letters (the phrase matches its other forms too),
+        # the function word whole, beside it, in the order the phrase gives.
+        a, b = (re.escape(word_key(function)), re.escape(fold(content.lower())[:4])) if function_first else (
+            re.escape(fold(content.lower())[:4]), re.escape(word_key(function)))
+        pattern = re.compile(rf"(?<![^\W_]){a}[^\W_]*[\W_]+{b}" if not function_first else rf"(?<![^\W_]){a}[\W_]+{b}")
+        for hit in results.hits:
+            if hit.title and not pattern.search(fold(normalize_term(hit.title))):
+                loose.append(f"{first} {second}: found {hit.title!r}")
+    assert not missing and not loose, report("title phrases not found", missing, len(spans)) + "\n" + report(
+        "titles found without the phrase's function word in place", loose, len(spans))
+
+
 # -- more of the words ranks higher, other things equal -------------------------------
 
 
