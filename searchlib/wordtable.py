@@ -1,15 +1,19 @@
 """Every word of a segment's passages by its phrase key, as arrays.
 
-A phrase all of whose words can be function words ("comme vous") has no
-indexed term to look up (see :class:`searchlib.phrases.TextPhrase`): its
-passages are found in their stored text. For common words that means reading
-every passage of the segment, about a second per query at 100k passages.
-This table holds where each word of the segment is, grouped by
-:func:`~searchlib.phrases.word_key`, so that a phrase is found with a few
-sorted-array lookups. It costs one such reading to build, and is kept in
-memory rather than in the index: it would hold a place for every word
-written, function words included, which the index was made small by leaving
-out.
+The index holds no term for a function word. A phrase checks its function
+words at their positions (``"votre père"``), and a phrase all of whose words
+can be function words (``"comme vous"``, see
+:class:`searchlib.phrases.TextPhrase`) has no indexed term at all: both were
+answered from the stored text of the candidate passages, which for common
+words means most passages of the segment, about a second per query at 100k
+passages. This table holds where each word of the segment is, grouped by
+:func:`~searchlib.text.word_key`, so that either is a few sorted-array
+lookups. It costs a few such readings to build, and is kept in memory rather
+than in the index: it holds a place for every word written, function words
+included, which the index was made small by leaving out.
+
+A place is an ``int64``: the passage's docnum in the high 32 bits, the word's
+position in the low ones, so that "the word after" is ``place + 1``.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .phrases import word_key
 from .schema import decode_words
+from .text import word_key
 from .varints import read_array
 
 #: A word's place: its passage's docnum in the high 32 bits, its position in the low ones.
