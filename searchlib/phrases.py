@@ -176,7 +176,8 @@ class _PhraseMatcher(SpanWrappingMatcher):
         return [Span(chain[0], chain[-1]) for chain in found]
 
     def _gaps_hold(self, first: int) -> bool:
-        """Whether the current passage has each of the phrase's function words at its position."""
+        """Whether the current document (a passage; a record, for a title) has each of the
+        phrase's function words at its position."""
         docnum = self.id()
         if self.gap_field is not None:
             return all(first + at in _positions(self.reader, self.gap_field, word, docnum) for at, word in self.gaps)

@@ -104,10 +104,10 @@ class PackedPositions(formats.Positions):
 
 
 class AnalyzedText(fields.FieldType):
-    """A scorable field indexed from ``(term, position)`` pairs."""
+    """A field indexed from ``(term, position)`` pairs, scored unless said otherwise."""
 
-    def __init__(self) -> None:
-        super().__init__(format=PackedPositions(), analyzer=None, scorable=True, stored=False)  # type: ignore[arg-type]
+    def __init__(self, *, scorable: bool = True) -> None:
+        super().__init__(format=PackedPositions(), analyzer=None, scorable=scorable, stored=False)  # type: ignore[arg-type]
 
     def index(self, value: Any, **kwargs: Any) -> Iterator[tuple[bytes, int, float, bytes]]:
         postings: dict[str, list[int]] = defaultdict(list)
@@ -127,7 +127,7 @@ class Positions(AnalyzedText):
     """``(term, position)`` pairs, not scored: a title's function words (see :func:`title_gap_field`)."""
 
     def __init__(self) -> None:
-        fields.FieldType.__init__(self, format=PackedPositions(), analyzer=None, scorable=False, stored=False)  # type: ignore[arg-type]
+        super().__init__(scorable=False)
 
 
 class Kept(list):
