@@ -85,7 +85,7 @@ class WordTable:
     def build(cls, passages: Iterable[tuple[int, str, bytes]]) -> WordTable:
         """The table of ``passages``: (docnum, text, encoded word offsets), docnums ascending."""
         keys: dict[str, int] = {}
-        ids = array("l")
+        ids = array("q")
         docnums = array("q")
         counts = array("q")
         # A written word's key id: each distinct word is keyed once, and every
@@ -96,7 +96,7 @@ class WordTable:
             ids.extend(map(seen.__getitem__, words))
             docnums.append(docnum)
             counts.append(len(words))
-        key_of = np.frombuffer(ids, dtype=np.int_ if ids.itemsize == np.dtype(np.int_).itemsize else np.int64)
+        key_of = np.frombuffer(ids, dtype=np.int64)
         counts_array = np.frombuffer(counts, dtype=_PLACE)
         firsts = np.cumsum(counts_array) - counts_array
         positions = np.arange(len(key_of), dtype=_PLACE) - np.repeat(firsts, counts_array)
@@ -127,6 +127,6 @@ class WordTable:
                 break
             later = self.places(key)
             if not len(later):
-                return first[:0] >> SHIFT
+                return EMPTY
             first = first[member(first + i, later)]
         return np.unique(first >> SHIFT)
