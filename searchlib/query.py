@@ -831,6 +831,13 @@ def normalized(q: wq.Query) -> wq.Query:
     if kind is DocumentQuery:
         inner = normalized(q.query)
         return wq.NullQuery if inner is wq.NullQuery else DocumentQuery(inner, passages=q.passages)
+    if kind is wq.AndMaybe:
+        # Its own normalize() drops the query when "a" is empty, not only "b".
+        a = normalized(q.a)
+        if a is wq.NullQuery:
+            return a
+        b = normalized(q.b)
+        return a if b is wq.NullQuery else wq.AndMaybe(a, b)
     if isinstance(q, wq.compound.BinaryQuery) and kind.normalize is wq.compound.BinaryQuery.normalize:
         a, b = normalized(q.a), normalized(q.b)
         if a is wq.NullQuery:
