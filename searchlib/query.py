@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+from math import log
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Union
@@ -43,6 +44,7 @@ from .documents import EVERY_PASSAGE, LEAD_PASSAGE, DocumentQuery, reboosted
 from .errors import QuerySyntaxError, UnknownEntityTypeError
 from .languages import Language, get_language
 from .schema import (
+    KIND_PASSAGE,
     SEP,
     SPLIT,
     surface_terms,
@@ -85,6 +87,8 @@ ENTITY_TYPES = ("PER", "ORG", "LOC", "MISC")
 PLAUSIBLE = 0.05
 SHORT_QUERY_WORDS = 3
 MIN_LANGUAGE_WEIGHT = 0.3
+#: The longest entity name a query's words are looked up as, in words.
+ENTITY_WORDS = 6
 
 
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
@@ -423,6 +427,8 @@ class QueryCompiler:
         compiled = CompiledQuery(query=wq.NullQuery)
         query = self._rewrite(parsed, compiled, positive=True)
         bonus = self._proximity(compiled) if self.ranking.proximity_weight else []
+        if self.ranking.entity_weight:
+            bonus += self._named_entities(parsed)
         if bonus:
             query = wq.AndMaybe(query, _any(bonus))
         compiled.query = normalized(query)
@@ -486,6 +492,52 @@ class QueryCompiler:
                     pair = _phrase_query([(0, a), (1, b)], fold_field(code), self.ranking.proximity_weight, self.ranking.proximity_slop)
                     bonus.append(pair)
         return bonus
+
+    def _named_entities(self, parsed: wq.Query) -> list[wq.Query]:
+        """Bonus queries: the entities of the index that the query's words name.
+
+        ``Convention de Palerme`` typed as three words names the entity that
+        the article mentions. Without this, a short passage that repeats
+        *convention* outranks the article, whose long text dilutes both
+        words. A passage that mentions a named entity gains its idf (over
+        passages) times ``entity_weight``. Words are read left to right, each
+        within the longest name it starts, so *Palerme* inside *Convention de
+        Palerme* is not counted again; a lone capitalized word that the index
+        knows as an entity (*Tokyo*) counts too.
+        """
+        passages = self.reader.doc_frequency("kind", KIND_PASSAGE)
+        bonus: list[wq.Query] = []
+        for run in _word_runs(parsed):
+            words = [w for term in run for w in _WORD_RE.findall(term)]
+            # A name neither starts nor ends with a function word ("de", "la"):
+            # looking up only the spans that could be names saves most lookups.
+            edge = [not any(w.lower() in lang.stop_words for lang in self.languages) for w in words]
+            keys = [entity_key(w) for w in words]
+            # A name's first word may carry an elision: "l'OSCE" names "OSCE".
+            bare = [next((entity_key(s) for lang in self.languages if (s := lang.strip_elision(w)) != w and s), None)
+                    for w in words]
+            i = 0
+            while i < len(words):
+                for n in range(min(ENTITY_WORDS, len(words) - i), 0, -1) if edge[i] else ():
+                    if not edge[i + n - 1]:
+                        continue
+                    key = self._entity_named(keys[i : i + n], bare[i])
+                    if key is not None:
+                        found = self.reader.doc_frequency("entity", key)
+                        idf = log(1 + (passages - found + 0.5) / (found + 0.5))
+                        bonus.append(wq.Term("entity", key, boost=self.ranking.entity_weight * idf))
+                        i += n
+                        break
+                else:
+                    i += 1
+        return bonus
+
+    def _entity_named(self, keys: Sequence[str], bare_first: str | None) -> str | None:
+        """The entity key that words of these ``keys`` spell, also with the first word's elision dropped, or None."""
+        names = [" ".join(keys)]
+        if bare_first:
+            names.append(" ".join([bare_first, *keys[1:]]))
+        return next((name for name in names if ("entity", name) in self.reader), None)
 
     def _has_term(self, word: str, lang: Language) -> bool:
         return self._exists(fold_field(lang.code), fold(word))
@@ -880,6 +932,37 @@ def check_entity_type(value: str) -> str:
     if label not in ENTITY_TYPES:
         raise UnknownEntityTypeError(f"unknown entity type {value!r}; use one of: {', '.join(ENTITY_TYPES)}")
     return label
+
+
+def _word_runs(q: wq.Query) -> list[list[str]]:
+    """The runs of words that ``q`` searches the text for, in the order typed, excluded words left out.
+
+    Consecutive plain words make one run, and so does a phrase; anything
+    else (a field, a pattern, a group) ends the run.
+    """
+    if isinstance(q, wq.Phrase):
+        return [[str(w) for w in q.words]] if q.fieldname == "text" else []
+    if isinstance(q, wq.Term):
+        return [[str(q.text)]] if q.fieldname == "text" else []
+    if isinstance(q, (wq.Not, type(wq.NullQuery))):
+        return []
+    if isinstance(q, wq.AndNot):
+        return _word_runs(q.a)
+    if isinstance(q, wq.AndMaybe):
+        return _word_runs(q.a) + _word_runs(q.b)
+    if not isinstance(q, wq.CompoundQuery):
+        return []
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for sub in q.subqueries:
+        if isinstance(sub, wq.Term) and sub.fieldname == "text":
+            current.append(str(sub.text))
+            continue
+        if current:
+            runs.append(current)
+            current = []
+        runs.extend(_word_runs(sub))
+    return runs + ([current] if current else [])
 
 
 def _any(queries: Sequence[wq.Query]) -> wq.Query:

@@ -59,6 +59,9 @@ class Ranking:
     #: Bonus for pairs of adjacent query words found within ``proximity_slop`` words.
     proximity_weight: float = 0.0
     proximity_slop: int = 4
+    #: Bonus of a passage that mentions an entity the query names ("Convention
+    #: de Palerme" typed as words), times the entity's idf over passages.
+    entity_weight: float = 2.0
 
     def weighting(self) -> scoring.WeightingModel:
         if not self.field_statistics:

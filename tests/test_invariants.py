@@ -553,6 +553,61 @@ def test_invariants_a_title_phrase_holds_its_function_words(piaf_index):
         "titles found without the phrase's function word in place", loose, len(spans))
 
 
+# -- words that name an entity lift the passages that mention it ----------------------
+
+
+NAME_WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W_])?")
+
+
+def test_invariants_words_that_name_an_entity_lift_its_mentions(piaf_index):
+    """150 entity names of 2 to 6 words, drawn from PIAF passages, each searched as plain words. The entity
+    bonus (``Ranking.entity_weight``) keeps the same hits, gives every passage that mentions the entity one
+    and the same gain, leaves every other score as it was, and puts a mention first more often."""
+    from dataclasses import replace
+
+    from searchlib.ranking import DEFAULT
+    from searchlib.schema import entity_key
+
+    french = get_language("fr")
+    without = replace(DEFAULT, entity_weight=0.0)
+    source = passages(piaf_index)
+    ids = [i for i in source.ids("fr") if i != SEED_ID]
+    r = rng("entities")
+    names: list[str] = []
+    for _ in range(5000):
+        hit = source.draw(r, ids, french)
+        words = [e.text.split() for e in (hit.entities if hit else ())]
+        # Names of whole words (not "S. Paolo", whose typed words spell "s paolo"), with none of the
+        # function words that a name neither starts nor ends with.
+        names += [" ".join(w) for w in words if 2 <= len(w) <= 6 and all(NAME_WORD.fullmatch(x) for x in w) and not any(
+            x.lower() in french.stop_words or x in OPERATORS for x in (w[0], w[-1]))]
+        names = sorted(set(names))
+        if len(names) >= 150:
+            break
+    names = r.sample(names, 150)
+    problems, first_with, first_without = [], 0, 0
+    for name in names:
+        key = entity_key(name)
+        a = piaf_index.search(name, limit=DEEP, plain=True, highlight=False, ranking=without)
+        b = piaf_index.search(name, limit=DEEP, plain=True, highlight=False)
+        before = {(h.doc_id, h.passage): h.score for h in a.hits}
+        if b.total != a.total or {(h.doc_id, h.passage) for h in b.hits} != set(before):
+            problems.append(f"{name}: other hits ({a.total} without the bonus, {b.total} with it)")
+            continue
+        mentions = [key in {entity_key(e.text) for e in h.entities} for h in b.hits]
+        gains = [h.score - before[h.doc_id, h.passage] for h in b.hits]
+        lifted = [g for g, m in zip(gains, mentions) if m]
+        # Scores come rounded to 4 decimals.
+        if not lifted or min(lifted) <= 0 or max(lifted) - min(lifted) > 2e-4:
+            problems.append(f"{name}: mentions gain {sorted(set(lifted))[:5]}, not one positive bonus")
+        if any(abs(g) > 2e-4 for g, m in zip(gains, mentions) if not m):
+            problems.append(f"{name}: a passage that does not mention it changed score")
+        first_with += mentions[0]
+        first_without += key in {entity_key(e.text) for e in a.hits[0].entities}
+    assert not problems, report("entity names whose bonus misbehaves", problems, len(names))
+    assert first_with > first_without, f"a mention first for {first_with} names with the bonus, {first_without} without"
+
+
 # -- more of the words ranks higher, other things equal -------------------------------
 
 

@@ -66,6 +66,44 @@ def test_search_accents_are_optional(seed_index):
     assert words(hit) == ["êtres", "humains"]
 
 
+@pytest.mark.parametrize(
+    ("query", "entity"),
+    [("Convention de Palerme", "convention de palerme"), ("convention de palerme", "convention de palerme"),
+     ("la Convention de Palerme protège", "convention de palerme"), ("l'OSCE", "osce"), ('"Convention de Palerme"', "convention de palerme")],
+)
+def test_search_a_passage_that_mentions_the_entity_the_words_name_gains_a_bonus(seed_index, query, entity):
+    """Words that spell an entity of the index (typed in any case, after an elision, or quoted) give the passages
+    that mention it a bonus: every other passage scores as without it, and no hit is added or lost."""
+    from dataclasses import replace
+
+    from searchlib.ranking import DEFAULT
+    from searchlib.schema import entity_key
+
+    without = seed_index.search(query, limit=1000, ranking=replace(DEFAULT, entity_weight=0.0), highlight=False)
+    scores = {h.passage: h.score for h in without.hits}
+    results = seed_index.search(query, limit=1000)
+    assert results.total == without.total and {h.passage for h in results.hits} == set(scores)
+    mentioning = [h for h in results.hits if entity in {entity_key(e.text) for e in h.entities}]
+    assert mentioning, f"no passage of the article mentions {entity!r}"
+    gains = {round(h.score - scores[h.passage], 6) for h in mentioning}
+    assert len(gains) == 1 and gains.pop() > 0, "each mention gains the entity's one bonus"
+    others = [h for h in results.hits if h not in mentioning]
+    assert all(h.score == pytest.approx(scores[h.passage]) for h in others)
+
+
+def test_search_excluded_words_name_no_entity(seed_index):
+    """``NOT`` words, fields and patterns are not read as names: only the text words typed as such are."""
+    from dataclasses import replace
+
+    from searchlib.ranking import DEFAULT
+
+    without = replace(DEFAULT, entity_weight=0.0)
+    for query in ["victimes NOT OSCE", "victimes entity:France", "victimes title:OSCE", "victimes OSC*"]:
+        a = seed_index.search(query, limit=1000, ranking=without, highlight=False)
+        b = seed_index.search(query, limit=1000, highlight=False)
+        assert [(h.passage, round(h.score, 6)) for h in a.hits] == [(h.passage, round(h.score, 6)) for h in b.hits], query
+
+
 def test_search_typed_accents_rank_exact_words_first(empty_index):
     empty_index.add(
         [
