@@ -26,9 +26,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from math import log
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from math import log
 from typing import Union
 
 from rapidfuzz import process
@@ -497,10 +497,10 @@ class QueryCompiler:
         """Bonus queries: the entities of the index that the query's words name.
 
         ``Convention de Palerme`` typed as three words names the entity that
-        the article mentions. Without this, a short passage that repeats
-        *convention* outranks the article, whose long text dilutes both
-        words. A passage that mentions a named entity gains its idf (over
-        passages) times ``entity_weight``. Words are read left to right, each
+        the article mentions, and BM25 alone lets a short passage that
+        repeats *convention* outrank the article, whose long text dilutes
+        both words. A passage that mentions a named entity gains its idf
+        (over passages) times ``entity_weight``. Words are read left to right, each
         within the longest name it starts, so *Palerme* inside *Convention de
         Palerme* is not counted again; a lone capitalized word that the index
         knows as an entity (*Tokyo*) counts too.
