@@ -69,6 +69,7 @@ from .store import (
     _check_meta,
     _check_postings,
     _check_records,
+    commit_durably,
     _corrupt,
     _describe,
     _folder_size,
@@ -318,7 +319,7 @@ class Index:
                 return segments
             writer = self._writer(wait)
             try:
-                writer.commit(optimize=True)
+                commit_durably(writer, optimize=True)
             except BaseException:
                 _cancel(writer)
                 raise
@@ -334,7 +335,7 @@ class Index:
         try:
             for doc_id in doc_ids:
                 writer.delete_by_term("doc_id", doc_id)
-            writer.commit()
+            commit_durably(writer)
         except BaseException:
             _cancel(writer)
             raise

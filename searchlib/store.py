@@ -374,6 +374,7 @@ class _Origins:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, self._file)
+            _fsync_folder(self._file.parent)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self._file)
@@ -478,6 +479,64 @@ def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]
             held = len(numbers.get(doc_id, ()))
             problems.append(f"document {doc_id!r} should have {_plural(count, 'passage')}, the index holds {held}")
     return problems
+
+
+# -- durable commits ---------------------------------------------------------
+
+
+def commit_durably(writer: Any, **options: Any) -> None:
+    """``writer.commit(**options)``, on disk by the time it returns, in the order SQLite and Lucene keep.
+
+    whoosh3 never calls fsync. A commit writes its segment file, then its table
+    of contents under a temporary name that it renames; after a power cut the
+    new table of contents could name a segment whose bytes never reached the
+    disk, or be empty itself, and the index would not open. Here the segment
+    files that the commit adds are synced before the table of contents is
+    written, the table of contents before its rename, and the folder after
+    each step, so that the new names last too. Older segments were synced by
+    their own commit; deletions live in the table of contents.
+    """
+    storage = writer.storage
+    folder = Path(storage.folder)
+    committed = {segment.segment_id() for segment in writer.segments}
+    write_toc = writer._commit_toc
+    rename = storage.rename_file
+
+    def synced_rename(old: str, new: str, safe: bool = False) -> None:
+        _fsync(folder / old)
+        rename(old, new, safe=safe)
+
+    def synced_toc(segments: list[Any]) -> None:
+        for segment in segments:
+            if segment.segment_id() not in committed:
+                for name in segment.list_files(storage):
+                    _fsync(folder / name)
+        _fsync_folder(folder)
+        # The table of contents is written and renamed inside Whoosh: its rename
+        # is the one moment to sync the temporary file. Writers hold the lock.
+        storage.rename_file = synced_rename
+        try:
+            write_toc(segments)
+        finally:
+            del storage.rename_file
+        _fsync_folder(folder)
+
+    writer._commit_toc = synced_toc
+    writer.commit(**options)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(path: Path) -> None:
+    """Make the folder's entries (new and renamed files) durable; Windows has no such call, nor needs it."""
+    if os.name != "nt":
+        _fsync(path)
 
 
 def _plural(n: int, noun: str) -> str:

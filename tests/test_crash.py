@@ -9,16 +9,18 @@ table of contents is replaced.
 
 import os
 import random
+import re
 import shutil
 import signal
 import time
 
 import pytest
-from conftest import indexed_ids, write_notes
+from conftest import CORPUS, indexed_ids, write_notes
 from whoosh import index as windex
 from whoosh.filedb.filestore import FileStorage
 
-from searchlib import open_index
+import searchlib.store
+from searchlib import create_index, open_index
 from searchlib.store import LOCK_FILE, META_FILE, index_exists
 
 KILLS = 24
@@ -91,3 +93,44 @@ def test_crash_sigkill_at_random_points_never_loses_a_commit(tmp_path, fork_cli)
     assert committed_state(path, names) == NOTES
     assert leftovers(path) == []
     assert (path / LOCK_FILE).read_text() == ""
+
+
+def test_crash_a_commit_syncs_its_segments_then_its_table_of_contents_then_the_folder(tmp_path, monkeypatch):
+    """whoosh3 never calls fsync. Before a commit returns, searchlib syncs the segment files it adds, the
+    folder, the new table of contents before its rename, and the folder again: a power cut leaves either
+    the old commit or the new one, whole. Segments of earlier commits are not synced again."""
+    index = create_index(tmp_path / "index")
+    synced: list[str] = []
+    real = searchlib.store._fsync
+
+    def recording(path):
+        if path == index.path:
+            synced.append("folder")
+        else:
+            # The table of contents is synced under its temporary name, before the rename makes it current.
+            assert not path.name.startswith("_MAIN_") or not (path.parent / path.name.rsplit(".", 2)[0]).exists()
+            synced.append(path.name)
+        real(path)
+
+    monkeypatch.setattr(searchlib.store, "_fsync", recording)
+
+    def last_commit() -> tuple[list[str], list[str]]:
+        """The segment files the last commit synced, and the segments its table of contents lists."""
+        toc = windex.TOC.read(FileStorage(str(index.path)), "MAIN")
+        assert synced[-1] == "folder" and synced[-3] == "folder", synced
+        assert re.fullmatch(rf"_MAIN_{toc.generation}\.toc\.[0-9.]+", synced[-2]), synced
+        start = max((i + 1 for i, name in enumerate(synced[:-3]) if name.startswith("_MAIN_")), default=0)
+        return [name for name in synced[start:-3] if name.endswith(".seg")], [f"{s.segment_id()}.seg" for s in toc.segments]
+
+    index.add([CORPUS])
+    added, segments = last_commit()
+    assert segments and added == segments
+    note = tmp_path / "note.txt"
+    note.write_text("Une note sur la traite des êtres humains.", encoding="utf-8")
+    index.add([note])
+    added, later = last_commit()
+    assert len(later) > len(segments) and added == [s for s in later if s not in segments]
+    assert index.delete(["note.txt"]) == 1
+    added, _ = last_commit()
+    assert added == [], "a deletion lives in the table of contents: no segment to sync"
+    assert open_index(index.path).search("traite").total > 0
