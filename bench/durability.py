@@ -6,7 +6,7 @@
 Indexes the first ``--docs`` documents of ../shared/data/eltec-fra/corpus.jsonl.gz
 (French novels in chunks of about 1,800 characters) into a new index in one
 process (``jobs=1``), then deletes a tenth of them in one commit. Every
-fsync that :func:`searchlib.store.commit_durably` makes is timed where it
+fsync that :func:`searchlib.store.durable` writers make is timed where it
 happens, so the figure is what durability adds to this very run: the seconds
 spent in fsync against the seconds of the whole run, per commit, and the
 bytes synced. The index is made in the temporary folder (``TMPDIR``): point
@@ -16,17 +16,15 @@ that at the disk to measure.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import tempfile
 import time
 from pathlib import Path
 
+from _common import need
+from bench import CORPUS, stream_corpus
+
 import searchlib.store
 from searchlib import Document, create_index
-
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-CORPUS = DATA / "eltec-fra" / "corpus.jsonl.gz"
 
 
 def main() -> None:
@@ -34,11 +32,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=None, help="documents per commit (default: searchlib's)")
     args = parser.parse_args()
-    if not CORPUS.exists():
-        raise SystemExit(f"{CORPUS} is missing: the shared data sets live beside the project, in ../shared/data/")
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as lines:
-        documents = [Document(id=d["id"], title=d.get("title", ""), text=d["text"], lang="fr")
-                     for d, _ in zip(map(json.loads, lines), range(args.docs))]
+    documents = [Document(id=d["id"], title=d.get("title", ""), text=d["text"], lang="fr")
+                 for d in stream_corpus(need(CORPUS), args.docs)]
 
     calls: list[tuple[str, float, int]] = []
     real = searchlib.store._fsync

@@ -69,7 +69,6 @@ from .store import (
     _check_meta,
     _check_postings,
     _check_records,
-    commit_durably,
     _corrupt,
     _describe,
     _folder_size,
@@ -82,6 +81,7 @@ from .store import (
     _read_origins,
     _ReaderPool,
     default_index_path,
+    durable,
     index_exists,
 )
 from .whoosh_fixes import AndNot, Require
@@ -319,7 +319,7 @@ class Index:
                 return segments
             writer = self._writer(wait)
             try:
-                commit_durably(writer, optimize=True)
+                writer.commit(optimize=True)
             except BaseException:
                 _cancel(writer)
                 raise
@@ -335,7 +335,7 @@ class Index:
         try:
             for doc_id in doc_ids:
                 writer.delete_by_term("doc_id", doc_id)
-            commit_durably(writer)
+            writer.commit()
         except BaseException:
             _cancel(writer)
             raise
@@ -349,7 +349,8 @@ class Index:
 
     def _writer(self, wait: float) -> Any:
         try:
-            writer = self._ix.writer(timeout=wait, limitmb=WRITER_LIMIT_MB, codec=Codec())
+            # Every commit of searchlib's is made by a writer from here: each one is durable.
+            writer = durable(self._ix.writer(timeout=wait, limitmb=WRITER_LIMIT_MB, codec=Codec()))
         except windex.LockError:
             raise IndexLockedError(
                 f"the index at {self._path} is locked by another Whoosh writer (lock file MAIN_WRITELOCK); "

@@ -484,14 +484,14 @@ def _check_records(stored: dict[int, dict[str, Any]], kinds: dict[str, set[int]]
 # -- durable commits ---------------------------------------------------------
 
 
-def commit_durably(writer: Any, **options: Any) -> None:
-    """``writer.commit(**options)``, on disk by the time it returns, in the order SQLite and Lucene keep.
+def durable(writer: Any) -> Any:
+    """``writer``, whose commits are on disk by the time they return, in the order SQLite and Lucene keep.
 
     whoosh3 never calls fsync. A commit writes its segment file, then its table
     of contents under a temporary name that it renames; after a power cut the
     new table of contents could name a segment whose bytes never reached the
     disk, or be empty itself, and the index would not open. Here the segment
-    files that the commit adds are synced before the table of contents is
+    files that a commit adds are synced before the table of contents is
     written, the table of contents before its rename, and the folder after
     each step, so that the new names last too. Older segments were synced by
     their own commit; deletions live in the table of contents.
@@ -522,7 +522,7 @@ def commit_durably(writer: Any, **options: Any) -> None:
         _fsync_folder(folder)
 
     writer._commit_toc = synced_toc
-    writer.commit(**options)
+    return writer
 
 
 def _fsync(path: Path) -> None:

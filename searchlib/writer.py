@@ -22,7 +22,7 @@ from .pipeline import Assembler, Piece, PieceResult, Pipeline, Task, pieces_of, 
 from .results import Progress
 from .schema import KIND_DOC
 from .sources import Document, SourceSet
-from .store import _FolderLock, _Origins, commit_durably
+from .store import _FolderLock, _Origins
 
 if TYPE_CHECKING:  # the index imports this module to write
     from .index import Index
@@ -250,7 +250,7 @@ class _AddRun:
                 writer.delete_by_term("doc_id", doc_id)
         if self._writer is not None:
             self._progress(writing=True)
-            commit_durably(self._writer, mergetype=_merge_similar)
+            self._writer.commit(mergetype=_merge_similar)
             self._writer = None
         self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
         self._progress()  # documents skipped show too
