@@ -13,7 +13,6 @@ folder, its lock, opening and checking), :mod:`~searchlib.writer` (a run of
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -80,6 +79,7 @@ from .store import (
     _plural,
     _read_origins,
     _ReaderPool,
+    created_durably,
     default_index_path,
     durable,
     index_exists,
@@ -116,9 +116,7 @@ def _create(path: Path, *, exist_ok: bool) -> Index:
         try:
             windex.create_in(str(path), make_schema())
             meta = {"format": _FORMAT, "schema_version": SCHEMA_VERSION, "searchlib": __version__, "created": _now()}
-            tmp = path / (META_FILE + ".tmp")
-            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, path / META_FILE)
+            created_durably(path, meta)
         except OSError as exc:
             raise SearchlibError(f"cannot create an index in {path}: {exc.strerror or exc}") from None
     finally:

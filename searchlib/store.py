@@ -368,13 +368,7 @@ class _Origins:
             return
         if self._entries:
             data = {"format": "searchlib-paths", "documents": {k: list(v) for k, v in self._entries.items()}}
-            tmp = self._file.with_name(ORIGINS_FILE + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as out:
-                json.dump(data, out, ensure_ascii=False)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self._file)
-            _fsync_folder(self._file.parent)
+            write_durably(self._file, json.dumps(data, ensure_ascii=False))
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self._file)
@@ -523,6 +517,30 @@ def durable(writer: Any) -> Any:
 
     writer._commit_toc = synced_toc
     return writer
+
+
+def write_durably(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` whole: the old file or the new one survives a power cut, never a mix."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    _fsync(tmp)
+    os.replace(tmp, path)
+    _fsync_folder(path.parent)
+
+
+def created_durably(path: Path, meta: dict[str, Any]) -> None:
+    """Finish a new index in ``path``: its first table of contents and ``searchlib.json``, synced.
+
+    Whoosh writes the first table of contents without a sync, and a later
+    commit syncs only its own files. Without this, a power cut long after the
+    index filled up could still leave an empty ``searchlib.json`` beside
+    intact segments, and the index would not open.
+    """
+    for toc in path.glob("_MAIN_*.toc"):
+        _fsync(toc)
+    write_durably(path / META_FILE, json.dumps(meta, indent=2) + "\n")
+    # The index's own folder is a new entry of its parent.
+    _fsync_folder(path.resolve().parent)
 
 
 def _fsync(path: Path) -> None:

@@ -7,6 +7,7 @@ kills land in a commit: while segment files are written, merged, or the
 table of contents is replaced.
 """
 
+import json
 import os
 import random
 import re
@@ -134,3 +135,32 @@ def test_crash_a_commit_syncs_its_segments_then_its_table_of_contents_then_the_f
     added, _ = last_commit()
     assert added == [], "a deletion lives in the table of contents: no segment to sync"
     assert open_index(index.path).search("traite").total > 0
+
+
+def test_crash_a_new_index_syncs_its_first_table_of_contents_and_its_meta_file(tmp_path, monkeypatch):
+    """Whoosh writes the first table of contents without a sync, and later commits sync only their own
+    files: a new index syncs it, then searchlib.json before its rename, then its folder and the folder
+    that holds it, so that a power cut after it filled up cannot leave it without either."""
+    path = tmp_path / "new" / "index"
+    synced: list[str] = []
+    real = searchlib.store._fsync
+
+    def recording(synced_path):
+        if synced_path.is_dir():
+            synced.append("folder" if synced_path == path else f"parent {synced_path.name}")
+        else:
+            synced.append(synced_path.name)
+            if synced_path.name.endswith(".tmp"):
+                # Synced under its temporary name, whole, before the rename makes it current.
+                assert not (path / META_FILE).exists()
+                assert json.loads(synced_path.read_text(encoding="utf-8"))["format"]
+        real(synced_path)
+
+    monkeypatch.setattr(searchlib.store, "_fsync", recording)
+    index = create_index(path)
+    assert synced == ["_MAIN_0.toc", f"{META_FILE}.tmp", "folder", "parent new"], synced
+    assert sorted(p.name for p in path.iterdir() if not p.name.startswith(".")) == sorted(["_MAIN_0.toc", META_FILE, LOCK_FILE])
+    synced.clear()
+    index.add([CORPUS])
+    assert "_MAIN_0.toc" not in synced and META_FILE + ".tmp" not in synced, "written once, at creation"
+    assert open_index(path).search("traite").total > 0
