@@ -98,12 +98,16 @@ def main() -> None:
                    "a crash loses at most one batch.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Processes that analyze the text. Default: one per core.")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Analyze and write on a Dask cluster: a scheduler's address (tcp://host:8786), or local[:N] "
+                   "for N worker processes here. Needs searchlib[cluster].")
 @click.option("--max-chars", type=click.IntRange(min=1), default=MAX_DOCUMENT_CHARS, show_default=True,
               help="Skip, with a warning, a document longer than this many characters.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary line.")
 @_library_errors
 def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wait: float,
-          skip_errors: bool, prune: bool, batch_size: int, jobs: int | None, max_chars: int, quiet: bool) -> None:
+          skip_errors: bool, prune: bool, batch_size: int, jobs: int | None, cluster: str | None, max_chars: int,
+          quiet: bool) -> None:
     """Index files, folders (recursively), JSONL files, or - for standard input.
 
     With no PATH, indexes the bundled article. Re-indexing a document replaces it;
@@ -115,7 +119,7 @@ def index(paths: tuple[Path, ...], index_path: Path | None, lang: str | None, wa
     with open_index(index_path or default_index_path(), create=True) as idx:
         try:
             report = idx.add(sources, lang=lang, wait=wait, skip_errors=skip_errors, prune=prune,
-                             batch_size=batch_size, jobs=jobs, max_chars=max_chars,
+                             batch_size=batch_size, jobs=jobs, cluster=cluster, max_chars=max_chars,
                              on_warning=progress.warning if progress else _warning,
                              on_progress=progress.update if progress else None)
         finally:

@@ -27,6 +27,7 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from . import __version__
+from .cluster import Cluster
 from .codec import Codec
 from .engine import Engine
 from .errors import IndexCorruptError, IndexLockedError, IndexNotFoundError, NotAnIndexError, SearchlibError
@@ -85,7 +86,7 @@ from .store import (
     index_exists,
 )
 from .whoosh_fixes import AndNot, Require
-from .writer import BATCH_DOCUMENTS, WRITER_LIMIT_MB, _AddRun, _cancel
+from .writer import BATCH_DOCUMENTS, WRITER_LIMIT_MB, _AddRun, _cancel, _merge_all
 
 
 def create_index(path: str | os.PathLike) -> Index:
@@ -191,6 +192,7 @@ class Index:
         prune: bool = False,
         batch_size: int = BATCH_DOCUMENTS,
         jobs: int | None = None,
+        cluster: str | None = None,
         max_chars: int = MAX_DOCUMENT_CHARS,
         on_progress: Callable[[Progress], None] | None = None,
         on_warning: Callable[[str], None] | None = None,
@@ -207,7 +209,12 @@ class Index:
         the index as it was.
 
         ``jobs`` worker processes analyze the text (default: one per core);
-        the index is the same whatever their number. A document longer than
+        the index is the same whatever their number. With ``cluster``, a Dask
+        scheduler's address (``tcp://host:8786``) or ``local[:N]`` (N worker
+        processes here), the cluster's workers analyze each batch and write it
+        as a segment, which joins the index as it is (see
+        :mod:`searchlib.cluster`); the index answers every search as it would
+        without. A document longer than
         ``max_chars`` characters is skipped with a warning: see
         :data:`~searchlib.sources.MAX_DOCUMENT_CHARS`.
 
@@ -225,6 +232,8 @@ class Index:
             raise SearchlibError(f"batch_size must be at least 1, not {batch_size}")
         if max_chars < 1:
             raise SearchlibError(f"max_chars must be at least 1, not {max_chars}")
+        if cluster is not None and jobs is not None:
+            raise SearchlibError("give jobs or cluster, not both: a cluster's workers do the analysis")
         jobs = default_jobs() if jobs is None else jobs
         if jobs < 1:
             raise SearchlibError(f"jobs must be at least 1, not {jobs}")
@@ -249,13 +258,19 @@ class Index:
         with SourceSet(sources, warn=warn, skip_errors=skip_errors, max_chars=max_chars) as source_set:
             source_set.validate(check=check)
             expected += source_set.text_files()
-            with self._write_lock(wait) as lock, Pipeline(jobs=jobs, close_fds=self._lock_fds) as pipeline:
+            # A cluster is reached before the lock is taken: its workers take seconds to load their models.
+            with (Cluster(cluster) if cluster is not None else Pipeline(jobs=jobs, close_fds=self._lock_fds)) as pipeline, \
+                    self._write_lock(wait) as lock:
                 origins = _Origins(self._path)
                 run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins, source_set,
                               lock, pipeline)
                 try:
-                    for item, results in pipeline.run(run.plan(source_set.documents())):
-                        run.write(item, results)
+                    if isinstance(pipeline, Cluster):
+                        for batch, shipped in pipeline.run(run.batches(source_set.documents())):
+                            run.ship(batch, shipped)
+                    else:
+                        for item, results in pipeline.run(run.plan(source_set.documents())):
+                            run.write(item, results)
                 except BaseException:
                     run.cancel()
                     raise
@@ -317,7 +332,8 @@ class Index:
                 return segments
             writer = self._writer(wait)
             try:
-                writer.commit(optimize=True)
+                # Whoosh's optimize, with the exact field lengths of the fixed merge.
+                writer.commit(mergetype=_merge_all)
             except BaseException:
                 _cancel(writer)
                 raise
@@ -375,7 +391,8 @@ class Index:
             why = f"its table of contents cannot be read ({_describe(exc)})"
             raise IndexCorruptError(_corrupt(self._path, why)) from None
         windex.clean_files(storage, name, toc.generation, toc.segments)
-        half_written = re.compile(rf"_{re.escape(name)}_\d+\.toc\.[0-9.]+")
+        # Half-written tables of contents, and segment files shipped by a cluster's worker, half copied.
+        half_written = re.compile(rf"_{re.escape(name)}_\d+\.toc\.[0-9.]+|\.{re.escape(name)}_\w+\.seg\.\d+\.tmp")
         for entry in os.listdir(self._path):
             if half_written.fullmatch(entry):
                 with contextlib.suppress(OSError):

@@ -17,6 +17,12 @@ in ``tests/test_whoosh_fixes.py`` that shows the upstream bug and the fix:
   side's id (``IndexError``, or ``NotImplementedError`` from a union of
   exhausted matchers: an entity filter on a function word raised it).
 
+* :func:`add_reader`: upstream adds each merged document's field lengths as
+  the byte that stores them, which is approximate, so a merge changes the
+  index's total field lengths, the average lengths BM25 divides by, and
+  every score; whether a passage ranks above another depended on how its
+  segments happened to be merged.
+
 Also avoided rather than replaced: ``searcher.search(..., collapse=...)``.
 With ``filter=`` it silently drops the collapsing, and with a ``limit`` it can
 return far fewer groups than exist (top-N pruning skips documents that a
@@ -144,3 +150,21 @@ class Codec(W3Codec):
         return _PostingsWriter(
             dbfile, blocklimit=self._blocklimit, byteids=byteids, compression=self._compression, inlinelimit=self._inlinelimit
         )
+
+
+def add_reader(writer: Any, reader: Any) -> None:
+    """``writer.add_reader(reader)``, keeping the exact total field lengths of a segment without deletions.
+
+    A segment records the exact total of each field's lengths, and a byte per
+    document that approximates its length. Upstream's merge sums the bytes.
+    With no deletion the exact totals are known: they replace the sums, and
+    the merged index has the statistics of the unmerged one. A deleted
+    document's exact lengths are not kept anywhere, so a segment with
+    deletions still adds the approximations.
+    """
+    totals = writer.perdocwriter._fieldlengths
+    before = dict(totals)
+    writer.add_reader(reader)
+    if not reader.has_deletions():
+        for name in list(totals):
+            totals[name] = before.get(name, 0) + reader.field_length(name)

@@ -8,10 +8,13 @@ that keeps state from one batch to the next.
 
 from __future__ import annotations
 
+import os
+import pickle
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from whoosh.reading import SegmentReader
@@ -23,8 +26,10 @@ from .results import Progress
 from .schema import KIND_DOC
 from .sources import Document, SourceSet
 from .store import _FolderLock, _Origins
+from .whoosh_fixes import add_reader
 
 if TYPE_CHECKING:  # the index imports this module to write
+    from .cluster import Cluster, Shipped
     from .index import Index
 
 #: Documents committed together: a crash loses at most the batch in flight.
@@ -73,16 +78,52 @@ def _merge_similar(writer: Any, segments: list[Any]) -> list[Any]:
     :data:`MERGE_FACTOR` of each other; a large segment is never rewritten
     for the sake of a few small ones.
     """
+    group = _similar(segments)
+    merge_segments(writer, group)
+    return [segment for segment in segments if segment not in group]
+
+
+def _similar(segments: list[Any]) -> list[Any]:
+    """The group :func:`_merge_similar` merges: none, or the smallest :data:`MERGE_FACTOR` segments of similar size."""
     ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
     for i in range(len(ordered) - MERGE_FACTOR + 1):
         group = ordered[i : i + MERGE_FACTOR]
         if group[-1].doc_count_all() < MERGE_FACTOR * max(group[0].doc_count_all(), 1):
-            for segment in group:
-                reader = SegmentReader(writer.storage, writer.schema, segment)
-                writer.add_reader(reader)
-                reader.close()
-            return [segment for segment in segments if segment not in group]
-    return segments
+            return group
+    return []
+
+
+def _with_shipped(shipped: Any) -> Callable[[Any, list[Any]], list[Any]]:
+    """The merge policy of a commit that adds a segment written by a cluster's worker.
+
+    The index must come out as it would have without a cluster, where the
+    batch is written by the commit's own writer: so the shipped segment joins
+    the index as it is when nothing is merged, and is merged first, into the
+    commit's new segment, when a group is.
+    """
+
+    def policy(writer: Any, segments: list[Any]) -> list[Any]:
+        group = _similar(segments)
+        if not group:
+            return [*segments, shipped]
+        merge_segments(writer, [shipped, *group])
+        return [segment for segment in segments if segment not in group]
+
+    return policy
+
+
+def _merge_all(writer: Any, segments: list[Any]) -> list[Any]:
+    """Whoosh's ``OPTIMIZE`` policy, merging with exact field lengths: every segment into one."""
+    merge_segments(writer, segments)
+    return []
+
+
+def merge_segments(writer: Any, segments: list[Any]) -> None:
+    """Add these segments' documents to ``writer``'s new segment, with their exact field lengths."""
+    for segment in segments:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        add_reader(writer, reader)
+        reader.close()
 
 
 @dataclass(frozen=True)
@@ -92,6 +133,16 @@ class _BatchEnd:
     number: int
     #: Documents to remove: indexed before, and now without text.
     stale: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A batch whole, for a cluster: its tasks, and what the plan decided for each of its documents."""
+
+    end: _BatchEnd
+    tasks: tuple[Task, ...]
+    #: (content hash, file, whether an older version is to be deleted, characters) of each document, in order.
+    documents: tuple[tuple[str, str | None, bool, int], ...]
 
 
 class _AddRun:
@@ -116,7 +167,7 @@ class _AddRun:
         origins: _Origins,
         sources: SourceSet,
         lock: _FolderLock,
-        pipeline: Pipeline,
+        pipeline: Pipeline | Cluster,
     ) -> None:
         self._index = index
         self._lock = lock
@@ -164,6 +215,17 @@ class _AddRun:
             pieces, stale = self._apply(number, decisions)
             yield from tasks_of(pieces)
             yield _BatchEnd(number, tuple(stale))
+
+    def batches(self, documents: Iterable[Document]) -> Iterator[_Batch]:
+        """The plan, a batch at a time: what a cluster's worker analyzes and writes as one segment."""
+        tasks: list[Task] = []
+        for item in self.plan(documents):
+            if isinstance(item, Task):
+                tasks.append(item)
+                continue
+            firsts = sum(piece.first for task in tasks for piece in task.pieces)
+            yield _Batch(item, tuple(tasks), tuple(self._planned.popleft() for _ in range(firsts)))
+            tasks = []
 
     def _decide(
         self, documents: Iterable[Document]
@@ -241,7 +303,34 @@ class _AddRun:
                 self.counts["documents"] += 1
             self._progress()
 
-    def _commit(self, end: _BatchEnd) -> None:
+    def ship(self, batch: _Batch, shipped: Shipped | None) -> None:
+        """Commit a batch that a cluster's worker wrote as a segment: its files join the index as they are."""
+        if shipped is None:  # nothing to analyze: unchanged or empty documents only
+            self._commit(batch.end)
+            return
+        writer = self._open()
+        ids = [piece.document.id for task in batch.tasks for piece in task.pieces if piece.first]
+        for doc_id, (_, _, exists, chars) in zip(ids, batch.documents, strict=True):
+            if exists:
+                writer.delete_by_term("doc_id", doc_id)
+            self._chars += chars
+        segment = pickle.loads(shipped.segment)
+        if segment.segment_id() in {s.segment_id() for s in writer.segments}:
+            # Ids are 16 random characters: a clash means a worker's random generator was seeded.
+            raise RuntimeError(f"a worker's segment has the id of one in the index: {segment.segment_id()}")
+        folder = Path(writer.storage.folder)
+        for name, data in shipped.files.items():
+            # Under a name Whoosh never lists until complete: a commit deletes the
+            # index's files its table of contents does not name.
+            temporary = folder / f".{name}.{os.getpid()}.tmp"
+            temporary.write_bytes(data)
+            os.replace(temporary, folder / name)
+        self.counts["documents"] += len(ids)
+        self.counts["passages"] += shipped.passages
+        self.counts["words"] += shipped.words
+        self._commit(batch.end, segment)
+
+    def _commit(self, end: _BatchEnd, shipped: Any = None) -> None:
         # Before the commit that replaces documents: see _Origins.
         self._origins.save(only_if_forgotten=True)
         if end.stale:
@@ -250,7 +339,7 @@ class _AddRun:
                 writer.delete_by_term("doc_id", doc_id)
         if self._writer is not None:
             self._progress(writing=True)
-            self._writer.commit(mergetype=_merge_similar)
+            self._writer.commit(mergetype=_merge_similar if shipped is None else _with_shipped(shipped))
             self._writer = None
         self._pending = {k: v for k, v in self._pending.items() if v[0] != end.number}
         self._progress()  # documents skipped show too

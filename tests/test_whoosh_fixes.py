@@ -159,3 +159,50 @@ def test_whoosh_fixes_inlined_postings_survive_a_merge(tmp_path):
         after = {q: scores(s, wq.Term(*q)) for q in before}
     assert {q: len(v) for q, v in after.items()} == {q: len(v) for q, v in before.items()} == {
         ("body", "alpha"): 15, ("body", "w1x2"): 1, ("tag", "t21"): 1}
+
+
+def _segments_of_lengths(tmp_path, name):
+    """An index of 4 segments of 50 documents, of lengths 1 to 400 words, no deletion."""
+    schema = fields.Schema(body=fields.TEXT())
+    (tmp_path / name).mkdir()
+    ix = index.create_in(str(tmp_path / name), schema)
+    rnd = random.Random(4)
+    total = 0
+    for _ in range(4):
+        writer = ix.writer()
+        for _ in range(50):
+            n = rnd.randint(1, 400)
+            total += n
+            writer.add_document(body=" ".join(rnd.choice(["alpha", "beta", "gamma"]) for _ in range(n)))
+        writer.commit(merge=False)
+    return ix, total
+
+
+def _merge(writer, segments, add):
+    from whoosh.reading import SegmentReader
+
+    for segment in segments:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        add(writer, reader)
+        reader.close()
+    return []
+
+
+def test_whoosh_fixes_upstream_merge_changes_the_total_field_length(tmp_path):
+    ix, total = _segments_of_lengths(tmp_path, "upstream")
+    assert ix.reader().field_length("body") == total
+    ix.writer().commit(optimize=True)
+    assert ix.reader().field_length("body") != total
+
+
+def test_whoosh_fixes_merge_keeps_the_exact_field_length_and_every_score(tmp_path):
+    from searchlib.whoosh_fixes import add_reader
+
+    ix, total = _segments_of_lengths(tmp_path, "fixed")
+    with ix.searcher() as s:
+        before = sorted(hit.score for hit in s.search(wq.Term("body", "alpha"), limit=None))
+    ix.writer().commit(mergetype=lambda writer, segments: _merge(writer, segments, add_reader))
+    assert len(ix._segments()) == 1
+    assert ix.reader().field_length("body") == total
+    with ix.searcher() as s:
+        assert sorted(hit.score for hit in s.search(wq.Term("body", "alpha"), limit=None)) == before
