@@ -40,11 +40,6 @@ from .analysis import analyzer_for
 from .pipeline import Assembler, Task, default_jobs, run_task
 from .schema import KIND_DOC, make_schema
 
-try:
-    from distributed import WorkerPlugin
-except ImportError:  # the plugin is only ever registered where Dask is installed
-    WorkerPlugin = object
-
 #: How long to try to reach a scheduler before saying it is unreachable.
 CONNECT_TIMEOUT = "10s"
 #: Batches sent ahead per worker: one being analyzed, one waiting, so that no
@@ -52,6 +47,7 @@ CONNECT_TIMEOUT = "10s"
 #: segment (a few MB per million characters).
 IN_FLIGHT_PER_WORKER = 2
 _MISSING = "indexing on a cluster needs Dask: pip install 'searchlib[cluster]'"
+PLUGIN_NAME = "searchlib-models"
 
 
 @dataclass(frozen=True)
@@ -111,13 +107,21 @@ def _worker_directory() -> str | None:
         return None
 
 
-class ModelsPlugin(WorkerPlugin):  # type: ignore[misc,valid-type]
-    """Loads the default language's pipeline once per worker, when it starts, not once per task."""
+def models_plugin() -> Any:
+    """A Dask worker plugin that loads the default language's pipeline once per worker, when it starts.
 
-    name = "searchlib-models"
+    Made on demand: importing Dask takes a quarter of a second, which a
+    search must not pay.
+    """
+    from distributed import WorkerPlugin
 
-    def setup(self, worker: Any) -> None:
-        analyzer_for(DEFAULT_LANGUAGE)
+    class ModelsPlugin(WorkerPlugin):  # type: ignore[misc]
+        name = PLUGIN_NAME
+
+        def setup(self, worker: Any) -> None:
+            analyzer_for(DEFAULT_LANGUAGE)
+
+    return ModelsPlugin()
 
 
 class Cluster:
@@ -151,7 +155,7 @@ class Cluster:
                     "start one with `dask scheduler`, or use --cluster local"
                 ) from None
         try:
-            self._client.register_plugin(ModelsPlugin(), name=ModelsPlugin.name)
+            self._client.register_plugin(models_plugin(), name=PLUGIN_NAME)
         except BaseException:
             self.close()
             raise
