@@ -202,3 +202,11 @@ def test_cluster_bad_options_are_refused_before_anything_starts(tmp_path, run, m
     with pytest.raises(SearchlibError, match=r"needs Dask: pip install 'searchlib\[cluster\]'"):
         index.add([CORPUS], cluster="local:2")
     assert index.info().documents == 0
+
+
+def test_cluster_importing_searchlib_does_not_import_dask():
+    """Dask takes a quarter of a second to import: a search must not pay it."""
+    code = "import sys, searchlib, searchlib.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in ('distributed', 'dask')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
