@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from whoosh.reading import SegmentReader
 
 from .analysis import content_hash
+from .errors import SearchlibError
 from .languages import Language
 from .pipeline import Assembler, Piece, PieceResult, Pipeline, Task, pieces_of, tasks_of
 from .results import Progress
@@ -316,8 +317,9 @@ class _AddRun:
             self._chars += chars
         segment = pickle.loads(shipped.segment)
         if segment.segment_id() in {s.segment_id() for s in writer.segments}:
-            # Ids are 16 random characters: a clash means a worker's random generator was seeded.
-            raise RuntimeError(f"a worker's segment has the id of one in the index: {segment.segment_id()}")
+            # Ids are 16 characters from the system's random source: a clash means a broken worker.
+            raise SearchlibError(f"a worker sent a segment whose id is already in the index ({segment.segment_id()}); "
+                                 "nothing of its batch was written. Check the workers' searchlib version, then retry")
         folder = Path(writer.storage.folder)
         for name, data in shipped.files.items():
             # Under a name Whoosh never lists until complete: a commit deletes the
