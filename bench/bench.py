@@ -12,6 +12,9 @@ Everything is measured in one run, on the first ``--docs`` documents of
 * **index**: ``searchlib`` end-to-end indexing (``Index.add`` on a JSONL file)
   for each ``--jobs``: words/s, documents/s, passages/s, the ratio to raw,
   peak memory of the process tree, and the index size against the raw text;
+- with ``--cluster N``, the same on a Dask cluster of N worker processes here
+  (``searchlib index --cluster local:N``), with the coordinator's busy time
+  and the peak memory of the coordinator and of each worker;
 * **queries**: warm latency through the Python API, with highlights, top 10,
   over real PIAF questions and over term, phrase, fuzzy, prefix and
   entity-filter queries drawn from the indexed texts;
@@ -351,6 +354,45 @@ def phase_index(jsonl: str, index_dir: str, jobs: int) -> dict:
             "index_bytes": info.size_bytes, "segments": _segments(index_dir)}
 
 
+def phase_index_cluster(jsonl: str, index_dir: str, workers: int) -> dict:
+    """searchlib's indexing on a Dask cluster of ``workers`` processes here (``searchlib index --cluster local:N``).
+
+    The cluster is started, and its workers load their models, before the
+    clock starts: that time is reported as the model's, as for ``--jobs``.
+    The coordinator's busy time is the CPU of the thread that runs
+    ``Index.add`` (planning, copying segments in, committing, merging); the
+    scheduler's threads share its process and are counted apart.
+    """
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    from searchlib import create_index
+    from searchlib.cluster import PLUGIN_NAME, models_plugin
+
+    started = time.monotonic()
+    cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=logging.ERROR)
+    client = Client(cluster)
+    client.register_plugin(models_plugin(), name=PLUGIN_NAME)
+    loading = time.monotonic() - started
+    index = create_index(index_dir)
+    started, cpu, thread_cpu = time.monotonic(), time.process_time(), time.thread_time()
+    report = index.add([jsonl], cluster=cluster.scheduler_address)
+    seconds = time.monotonic() - started
+    coordinator, process = time.thread_time() - thread_cpu, time.process_time() - cpu
+    worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    client.close()
+    cluster.close()
+    info = index.info()
+    return {"jobs": workers, "documents": report.documents, "passages": report.passages, "words": report.words,
+            "seconds": round(seconds, 2), "model_seconds": round(loading, 2),
+            "coordinator_cpu_s": round(coordinator, 2), "coordinator_busy_share": round(coordinator / seconds, 3),
+            "main_cpu_s": round(process, 2), "main_maxrss_mb": peak_rss_mb(),
+            "worker_maxrss_mb": round(max(worker_rss.values()) / 1024),
+            "index_bytes": info.size_bytes, "segments": _segments(index_dir)}
+
+
 def _segments(index_dir: str) -> int:
     from whoosh import index as windex
 
@@ -674,6 +716,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         phase, *rest = sys.argv[1:]
         handlers = {"_raw": lambda a: phase_raw(a[0], int(a[1])), "_index": lambda a: phase_index(a[0], a[1], int(a[2])),
+                    "_index_cluster": lambda a: phase_index_cluster(a[0], a[1], int(a[2])),
                     "_query_sets": lambda a: phase_query_sets(a[0], a[1], a[2], int(a[3]), int(a[4]), int(a[5]), a[6]),
                     "_queries": lambda a: phase_queries(a[0], a[1]),
                     "_peer_index": lambda a: phase_peer_index(a[0], a[1], a[2]),
@@ -686,6 +729,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, required=True, help="Documents to index, from the start of the corpus.")
     parser.add_argument("--jobs", default="1,2", help="Comma-separated --jobs values to index with (default 1,2).")
+    parser.add_argument("--cluster", type=int, metavar="N", default=0,
+                        help="Also index on a Dask cluster of N worker processes here (searchlib[cluster]).")
     parser.add_argument("--out", type=Path, help="Write the JSON here (default: bench/results/<date>-<docs>.json).")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--piaf", type=Path, default=PIAF)
@@ -771,6 +816,14 @@ def run_all(args: argparse.Namespace, work: Path, jobs_list: list[int], skip: se
         one = result["index"]["1"]
         for jobs, run in result["index"].items():
             run["speedup_vs_jobs1"] = round(one["seconds_working"] / run["seconds_working"], 2)
+
+    if args.cluster:
+        log(f"searchlib index --cluster local:{args.cluster}")
+        cluster_dir = str(work / f"index-cluster{args.cluster}")
+        shutil.rmtree(cluster_dir, ignore_errors=True)
+        run = run_phase(["_index_cluster", jsonl, cluster_dir, str(args.cluster)])
+        _rates(run, corpus, result.get("raw", {}))
+        result["cluster"] = {f"local:{args.cluster}": run}
 
     if "size" not in skip and index_dir:
         log("where the index bytes go")
@@ -882,7 +935,17 @@ def table(result: dict) -> str:
         lines.append(f"{PEER_NAMES[peer]:34} {index['words_per_s'] or 0:>9,} {corpus['documents'] / index['seconds']:>8.1f} "
                      f"{per_unit} {'':>7} {index['others_cores']:>7} "
                      f"{index['peak_rss_tree_mb']:>7} MB {index['peak_pss_tree_mb']:>4} MB")
+    for address, run in result.get("cluster", {}).items():
+        lines.append(f"{'searchlib --cluster ' + address:34} {run['words_per_s']:>9,} {run['docs_per_s']:>8} "
+                     f"{run['passages_per_s']:>8} {run.get('ratio_to_raw', ''):>7} {run['others_cores']:>7} "
+                     f"{run['peak_rss_tree_mb']:>7} MB {run['peak_pss_tree_mb']:>4} MB")
     lines.append("")
+    for address, run in result.get("cluster", {}).items():
+        lines.append(f"--cluster {address}: {run['documents']:,} documents, {run['passages']:,} passages in "
+                     f"{run['seconds']:.0f}s ({run['model_seconds']:.1f}s starting the cluster and its models); "
+                     f"coordinator busy {100 * run['coordinator_busy_share']:.0f}% ({run['coordinator_cpu_s']:.0f}s of CPU, "
+                     f"{run['main_cpu_s']:.0f}s with the scheduler), peak RSS {run['main_maxrss_mb']} MB, "
+                     f"each worker's at most {run['worker_maxrss_mb']} MB; {run['segments']} segments")
     for jobs, run in result["index"].items():
         extra = f", speed-up vs --jobs 1: x{run['speedup_vs_jobs1']}" if "speedup_vs_jobs1" in run else ""
         lines.append(f"--jobs {jobs}: {run['documents']:,} documents, {run['passages']:,} passages in "
