@@ -355,9 +355,8 @@ def test_replica_table_of_contents_copied_before_its_segments_is_refused_in_one_
         assert [h.doc_id for h in index.search(ARTICLE_WORD, per_doc=True).hits] == [SEED_ID]
 
 
-def test_replica_script_copies_again_a_segment_copied_while_it_was_written(tmp_path, script, run):
-    """A copy of a segment taken while it was written, which rsync takes for whole (its size and time are the
-    primary's), is found by step 3, deleted and copied again before its table of contents is put in place."""
+def replica_one_commit_behind(tmp_path: Path, script: Path) -> tuple[list[str], Path, Path]:
+    """A primary of the article and 6 notes, and its replica taken when it had 4 of them: one commit behind."""
     names = write_notes(tmp_path / "notes", 6)
     primary = primary_with_article(tmp_path / "primary")
     replica = tmp_path / "replica"
@@ -365,6 +364,13 @@ def test_replica_script_copies_again_a_segment_copied_while_it_was_written(tmp_p
         index.add(notes_of(tmp_path / "notes", names[:4]), batch_size=BATCH, jobs=1)
         assert replicate(script, primary, replica).returncode == 0
         index.add(notes_of(tmp_path / "notes", names[4:]), batch_size=BATCH, jobs=1)
+    return names, primary, replica
+
+
+def test_replica_script_copies_again_a_segment_copied_while_it_was_written(tmp_path, script, run):
+    """A copy of a segment taken while it was written, which rsync takes for whole (its size and time are the
+    primary's), is found by step 3, deleted and copied again before its table of contents is put in place."""
+    names, primary, replica = replica_one_commit_behind(tmp_path, script)
     [name] = {n for n in listed_files(primary) - listed_files(replica) if n.endswith(".seg")}
     whole = (primary / name).read_bytes()
     (replica / name).write_bytes(bytes(12) + whole[12:])  # its header is written last
@@ -377,13 +383,7 @@ def test_replica_script_copies_again_a_segment_copied_while_it_was_written(tmp_p
 def test_replica_script_never_puts_in_place_a_table_of_contents_whose_segment_is_gone(tmp_path, script, run):
     """When a commit merges away a segment after step 1, the script starts again; when it never gets a whole
     commit, it stops with one line, and the replica stays at the commit it had."""
-    names = write_notes(tmp_path / "notes", 6)
-    primary = primary_with_article(tmp_path / "primary")
-    replica = tmp_path / "replica"
-    with open_index(primary) as index:
-        index.add(notes_of(tmp_path / "notes", names[:4]), batch_size=BATCH, jobs=1)
-        assert replicate(script, primary, replica).returncode == 0
-        index.add(notes_of(tmp_path / "notes", names[4:]), batch_size=BATCH, jobs=1)
+    names, primary, replica = replica_one_commit_behind(tmp_path, script)
     before = {p.name: p.stat().st_mtime_ns for p in replica.iterdir()}
     [name] = {n for n in listed_files(primary) - listed_files(replica) if n.endswith(".seg")}
     (primary / name).unlink()  # as a merge would, right after step 1: here, at every attempt
