@@ -258,9 +258,12 @@ class Index:
         with SourceSet(sources, warn=warn, skip_errors=skip_errors, max_chars=max_chars) as source_set:
             source_set.validate(check=check)
             expected += source_set.text_files()
-            # A cluster is reached before the lock is taken: its workers take seconds to load their models.
-            with (Cluster(cluster) if cluster is not None else Pipeline(jobs=jobs, close_fds=self._lock_fds)) as pipeline, \
-                    self._write_lock(wait) as lock:
+            with contextlib.ExitStack() as stack:
+                # A cluster is reached before the lock is taken: its workers take seconds to load their models.
+                remote = stack.enter_context(Cluster(cluster)) if cluster is not None else None
+                lock = stack.enter_context(self._write_lock(wait))
+                # Worker processes start after the lock is taken: they must know its descriptor, to close it.
+                pipeline = remote or stack.enter_context(Pipeline(jobs=jobs, close_fds=self._lock_fds))
                 origins = _Origins(self._path)
                 run = _AddRun(self, forced, batch_size, wait, warn, on_progress, started, expected, origins, source_set,
                               lock, pipeline)
