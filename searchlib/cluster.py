@@ -33,10 +33,10 @@ from typing import Any
 
 from whoosh import index as windex
 
+from .analysis import analyzer_for
 from .codec import Codec
 from .errors import SearchlibError
 from .languages import DEFAULT_LANGUAGE
-from .analysis import analyzer_for
 from .pipeline import Assembler, Task, default_jobs, run_task
 from .schema import KIND_DOC, make_schema
 
@@ -188,8 +188,6 @@ class Cluster:
         A few batches per worker are in flight: the input is read only as
         far ahead as that, whatever the corpus's size.
         """
-        from distributed import KilledWorker
-
         run_id = uuid.uuid4().hex
         window: deque[tuple[Any, Any]] = deque()
         for number, batch in enumerate(batches):
@@ -200,16 +198,18 @@ class Cluster:
                                              pure=False)
             window.append((batch, future))
             while len(window) > IN_FLIGHT_PER_WORKER * self.workers() or (window and _done(window[0][1])):
-                yield self._result(*window.popleft(), KilledWorker)
+                yield self._result(*window.popleft())
         while window:
-            yield self._result(*window.popleft(), KilledWorker)
+            yield self._result(*window.popleft())
 
-    def _result(self, batch: Any, future: Any, killed: type[Exception]) -> tuple[Any, Shipped | None]:
+    def _result(self, batch: Any, future: Any) -> tuple[Any, Shipped | None]:
+        from distributed import KilledWorker
+
         if future is None:
             return batch, None
         try:
             return batch, future.result()
-        except killed:
+        except KilledWorker:
             raise SearchlibError(
                 "a batch's task killed the Dask workers that ran it, again and again (out of memory?); "
                 "nothing of it was written. Retry with a smaller --batch-size"
